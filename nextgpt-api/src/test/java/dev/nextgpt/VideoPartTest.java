@@ -106,4 +106,44 @@ class VideoPartTest {
         assertEquals(3.0, v.durationSeconds(), 1e-12);
         assertThrows(UnsupportedOperationException.class, () -> v.frames().clear());
     }
+
+    @Test
+    void readGifCompositesPartialFramesAtTheirOffsets() throws IOException {
+        javax.imageio.ImageWriter w = ImageIO.getImageWritersByFormatName("gif").next();
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        try (javax.imageio.stream.ImageOutputStream out = ImageIO.createImageOutputStream(bytes)) {
+            w.setOutput(out);
+            w.prepareWriteSequence(null);
+            java.awt.image.BufferedImage full = solidFrames(1, 6, 4).get(0).toBufferedImage(); // red, white (0,0)
+            java.awt.image.BufferedImage patch = solidFrames(2, 2, 2).get(1).toBufferedImage(); // green 2x2
+            for (int i = 0; i < 2; i++) {
+                java.awt.image.BufferedImage img = i == 0 ? full : patch;
+                IIOMetadata meta = w.getDefaultImageMetadata(
+                        javax.imageio.ImageTypeSpecifier.createFromRenderedImage(img), null);
+                IIOMetadataNode root = (IIOMetadataNode) meta.getAsTree("javax_imageio_gif_image_1.0");
+                IIOMetadataNode desc = find(root, "ImageDescriptor");
+                desc.setAttribute("imageLeftPosition", i == 0 ? "0" : "3");
+                desc.setAttribute("imageTopPosition", i == 0 ? "0" : "1");
+                IIOMetadataNode gce = find(root, "GraphicControlExtension");
+                gce.setAttribute("delayTime", "25");
+                gce.setAttribute("disposalMethod", "doNotDispose");
+                meta.setFromTree("javax_imageio_gif_image_1.0", root);
+                w.writeToSequence(new javax.imageio.IIOImage(img, null, meta), null);
+            }
+            w.endWriteSequence();
+        } finally {
+            w.dispose();
+        }
+        VideoPart v = VideoPart.fromGifBytes(bytes.toByteArray());
+        assertEquals(2, v.frameCount());
+        assertEquals(4.0, v.fps(), 1e-9);
+        ImagePart second = v.frames().get(1);
+        assertEquals(6, second.width());
+        assertEquals(4, second.height());
+        assertEquals(0xFFFFFFFF, second.pixel(0, 0), "kept from frame 0");
+        assertEquals(0xFFFF0000, second.pixel(2, 1), "kept from frame 0");
+        assertEquals(0xFFFFFFFF, second.pixel(3, 1), "patch's own white corner");
+        assertEquals(0xFF00FF00, second.pixel(4, 2), "patch drawn at offset (3,1)");
+        assertEquals(0xFFFF0000, second.pixel(5, 3), "outside the patch");
+    }
 }
