@@ -1,5 +1,6 @@
 package dev.nextgpt.runtime.nextgpt;
 
+import ai.djl.ndarray.NDArray;
 import dev.nextgpt.InvalidInputException;
 
 import java.util.ArrayList;
@@ -125,6 +126,25 @@ public final class SignalSpanDetector {
             last = s.end();
         }
         return out;
+    }
+
+    /**
+     * The hidden states fed to the output projector (reference §3.5): the last-layer (post-norm) rows computed while
+     * the span's tokens were the <em>input</em>. {@code perStepHidden} is {@code [steps, H]} with row j computed while
+     * feeding generated token j; {@code generatedOffset} is the index of generated token 0 in the scanned ids (1 when
+     * scanning the legacy {@code sequences} with their leading BOS, 0 for generated-only ids). Generation must have
+     * continued at least one token past the span.
+     */
+    public static NDArray signalHidden(NDArray perStepHidden, SignalSpan span, int generatedOffset) {
+        int first = span.start() - generatedOffset;
+        int end = span.end() - generatedOffset;
+        long steps = perStepHidden.getShape().get(0);
+        if (first < 0 || end > steps) {
+            throw new InvalidInputException(span.modality() + " signal span covers generated tokens [" + first + ", "
+                    + end + ") but hidden states exist for " + steps + " fed tokens; generation must continue at "
+                    + "least one token past the last signal token");
+        }
+        return perStepHidden.get(first + ":" + end);
     }
 
     /** Text-only answer (no span found): {@code decode(all ids, skip_special)}. */

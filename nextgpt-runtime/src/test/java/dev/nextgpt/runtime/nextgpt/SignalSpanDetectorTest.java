@@ -49,6 +49,31 @@ class SignalSpanDetectorTest {
     }
 
     @Test
+    void signalHiddenRowsAreTheLegacyGather() {
+        try (HfTextTokenizer tok = E2eGolden.tokenizer(); ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager()) {
+            SignalSpanDetector det = new SignalSpanDetector(SignalTokens.legacy(tok), 1);
+            for (String[] c : new String[][] {{"a_text_to_image", "img"}, {"b_image_to_video", "vid"},
+                    {"c_audio_to_audio", "aud"}}) {
+                try (dev.nextgpt.runtime.io.TensorStore t = E2eGolden.caseTensors(c[0])) {
+                    long[] seq = t.readLongs("gen.sequences");
+                    SignalSpanDetector.SignalSpan span = det.detect(seq).get(0);
+                    ai.djl.ndarray.NDArray perStep = t.load(m, "gen.hidden_last_per_step");
+                    ai.djl.ndarray.NDArray rows = SignalSpanDetector.signalHidden(perStep, span, 1);
+                    assertEquals(0f, rows.sub(t.load(m, c[1] + ".raw_hidden_legacy_gather")).abs().max().getFloat(),
+                            c[0]);
+                    // without the leading-BOS offset the slice is the shifted (wrong) one
+                    ai.djl.ndarray.NDArray generatedOnly = SignalSpanDetector.signalHidden(perStep,
+                            det.detect(java.util.Arrays.copyOfRange(seq, 1, seq.length)).get(0), 0);
+                    assertEquals(0f, generatedOnly.sub(rows).abs().max().getFloat(), c[0]);
+                    SignalSpanDetector.SignalSpan tooLate = new SignalSpanDetector.SignalSpan(span.modality(), 0,
+                            (int) perStep.getShape().get(0) - 1, (int) perStep.getShape().get(0) + 3, span.ids());
+                    assertThrows(InvalidInputException.class, () -> SignalSpanDetector.signalHidden(perStep, tooLate, 0));
+                }
+            }
+        }
+    }
+
+    @Test
     void spansComeInOrderAndRespectTheCap() {
         try (HfTextTokenizer tok = E2eGolden.tokenizer()) {
             SignalTokens tokens = SignalTokens.legacy(tok);
