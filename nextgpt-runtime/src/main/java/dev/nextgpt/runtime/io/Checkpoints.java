@@ -37,10 +37,10 @@ public final class Checkpoints {
         if (SafetensorsFile.looksLikeSafetensors(file)) {
             return SafetensorsFile.open(file);
         }
-        if (TorchPickleFormat.looksLikeTorchZip(file)) {
+        if (TorchPickleFormat.looksLikeTorchZip(file) || TorchPickleFormat.looksLikeLegacyTorch(file)) {
             return TorchPickleFormat.open(file);
         }
-        throw new ModelFormatException(file + " is neither a safetensors file nor a torch.save zip checkpoint");
+        throw new ModelFormatException(file + " is neither a safetensors file nor a torch.save checkpoint");
     }
 
     /** Standard weight file names, in order of preference. */
