@@ -102,6 +102,8 @@ def torch_fixtures():
     write_json("views.expected.json", expected(ckpt))
     # the same object in the legacy (non-zip) format of torch < 1.6
     torch.save(ckpt, os.path.join(HERE, "views_legacy.pt"), _use_new_zipfile_serialization=False)
+    # pickle protocol 4 (FRAME, SHORT_BINUNICODE, MEMOIZE, STACK_GLOBAL)
+    torch.save(ckpt, os.path.join(HERE, "views_protocol4.pt"), pickle_protocol=4)
     # and re-zipped with DEFLATE (torch itself writes STORED records)
     with zipfile.ZipFile(os.path.join(HERE, "views.pt")) as src, \
             zipfile.ZipFile(os.path.join(HERE, "views_deflated.pt"), "w", zipfile.ZIP_DEFLATED) as dst:
@@ -164,6 +166,38 @@ def write_zip(name, pickle_bytes, records):
         z.writestr("archive/version", "3\n")
 
 
+def zip64_copy(src_name, dst_name, extra_records=None):
+    """Rewrites a torch zip with zip64 central directory entries and end records (as torch writes for files over
+    4 GiB) and 64-byte aligned STORED data (torch's "FB" padding extra field)."""
+    import zlib
+    with zipfile.ZipFile(os.path.join(HERE, src_name)) as z:
+        records = [(i.filename, z.read(i.filename)) for i in z.infolist()]
+    records += list((extra_records or {}).items())
+    out = bytearray()
+    central = bytearray()
+    for name, data in records:
+        nb = name.encode()
+        offset = len(out)
+        pad = (64 - (offset + 30 + len(nb) + 4) % 64) % 64
+        extra = b"FB" + struct.pack("<H", pad) + b"Z" * pad
+        crc = zlib.crc32(data)
+        out += struct.pack("<IHHHHHIIIHH", 0x04034b50, 45, 0, 0, 0, 0, crc, len(data), len(data), len(nb),
+                           len(extra)) + nb + extra
+        out += data
+        z64 = struct.pack("<HHQQQ", 1, 24, len(data), len(data), offset)
+        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014b50, 45, 45, 0, 0, 0, 0, crc, 0xFFFFFFFF, 0xFFFFFFFF,
+                               len(nb), len(z64), 0, 0, 0, 0, 0xFFFFFFFF) + nb + z64
+    cd_offset = len(out)
+    out += central
+    z64_eocd = len(out)
+    n = len(records)
+    out += struct.pack("<IQHHIIQQQQ", 0x06064b50, 44, 45, 45, 0, 0, n, n, len(central), cd_offset)
+    out += struct.pack("<IIQI", 0x07064b50, 0, z64_eocd, 1)
+    out += struct.pack("<IHHHHIIH", 0x06054b50, 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    with open(os.path.join(HERE, dst_name), "wb") as f:
+        f.write(out)
+
+
 def hostile_fixtures():
     floats = struct.pack("<8f", *range(8))
     # a pickle that calls os.system: must be refused before anything runs
@@ -173,6 +207,10 @@ def hostile_fixtures():
     evil2 = (b"\x80\x02}(" + s("w") + tensor("FloatStorage", "0", 8, 0, [8], [1]) + s("x") +
              b"\x8c\x08builtins\x8c\x04eval\x93" + s("1+1") + b"\x85R" + b"u.")
     write_zip("hostile_eval.pt", evil2, {"0": floats})
+    # a list that contains itself, as a value and as a dict key
+    cyclic = b"]q\x00h\x00a"
+    write_zip("hostile_cycle.pt", b"\x80\x02}(" + s("a") + cyclic + b"u.", {})
+    write_zip("hostile_cycle_key.pt", b"\x80\x02}(" + cyclic + b"K\x01u.", {})
     # a view larger than its storage: shape [4, 4] on 8 floats
     write_zip("bad_shape.pt", state_dict([("w", tensor("FloatStorage", "0", 8, 0, [4, 4], [4, 1]))]), {"0": floats})
     # the pickle says 16 elements, the record holds 8
@@ -193,3 +231,6 @@ if __name__ == "__main__":
         print("torch not available: only the hand-written fixtures were written")
     else:
         torch_fixtures()
+        zip64_copy("views.pt", "views_zip64.pt")
+        # torch >= 2 writes a byteorder record; a big-endian one must be refused
+        zip64_copy("views.pt", "views_bigendian.pt", {"views/byteorder": b"big"})

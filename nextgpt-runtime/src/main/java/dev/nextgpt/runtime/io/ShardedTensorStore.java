@@ -38,7 +38,11 @@ public final class ShardedTensorStore implements TensorStore {
     public static ShardedTensorStore open(Path indexFile, Function<Path, TensorStore> opener) {
         JsonObject root;
         try {
-            root = JsonParser.parseString(Files.readString(indexFile)).getAsJsonObject();
+            JsonElement parsed = JsonParser.parseString(Files.readString(indexFile));
+            if (!parsed.isJsonObject()) {
+                throw new ModelFormatException(indexFile + ": a checkpoint index must be a JSON object");
+            }
+            root = parsed.getAsJsonObject();
         } catch (IOException | RuntimeException e) {
             throw new ModelFormatException("cannot read checkpoint index " + indexFile + ": " + e.getMessage(), e);
         }
@@ -49,6 +53,10 @@ public final class ShardedTensorStore implements TensorStore {
         Map<String, String> map = new TreeMap<>();
         Path dir = indexFile.toAbsolutePath().getParent();
         for (Map.Entry<String, JsonElement> e : wm.getAsJsonObject().entrySet()) {
+            if (!e.getValue().isJsonPrimitive() || !e.getValue().getAsJsonPrimitive().isString()) {
+                throw new ModelFormatException(indexFile + ": weight_map entry of tensor '" + e.getKey()
+                        + "' is not a file name: " + e.getValue());
+            }
             String file = e.getValue().getAsString();
             Path shard = dir.resolve(file).normalize();
             if (!shard.startsWith(dir)) {

@@ -98,6 +98,9 @@ public final class TorchCheckpointFile implements TensorStore {
         } catch (RuntimeException e) {
             closeQuietly(ch);
             throw e;
+        } catch (StackOverflowError e) {
+            closeQuietly(ch);
+            throw new ModelFormatException(path + ": the pickle holds self-referencing containers (hostile or corrupt)");
         }
     }
 

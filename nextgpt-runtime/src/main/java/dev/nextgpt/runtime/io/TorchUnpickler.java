@@ -232,8 +232,11 @@ final class TorchUnpickler {
             }
         } catch (java.nio.BufferUnderflowException e) {
             throw new ModelFormatException(where + ": pickle data ends before its STOP opcode (truncated or corrupt)", e);
-        } catch (ClassCastException | IndexOutOfBoundsException | IllegalArgumentException e) {
+        } catch (ClassCastException | IndexOutOfBoundsException | IllegalArgumentException | NullPointerException
+                 | ArithmeticException e) {
             throw corrupt(e.toString());
+        } catch (StackOverflowError e) {
+            throw new ModelFormatException(where + ": pickle builds self-referencing containers (hostile or corrupt)");
         }
     }
 

@@ -155,5 +155,29 @@ class CheckpointToolsTest {
         try (Stream<Path> s = Files.list(dir)) {
             assertEquals(List.of(), s.toList());
         }
+        // a deflated record whose data is corrupt: opening succeeds, the write fails mid-way and is rolled back
+        byte[] zip = Files.readAllBytes(generated("torch/views_deflated.pt"));
+        Path src = generated("torch/views_deflated.pt");
+        long start;
+        long len;
+        try (var ch = java.nio.channels.FileChannel.open(src)) {
+            ZipArchive a = ZipArchive.read(src, ch);
+            ZipArchive.Entry e = a.entries().values().stream().filter(x -> x.name().contains("/data/"))
+                    .filter(x -> x.size() >= 64).findFirst().orElseThrow();
+            start = a.dataOffset(e);
+            len = e.compressedSize();
+        }
+        for (long i = start; i < start + len; i++) {
+            zip[(int) i] = (byte) 0xff;
+        }
+        Path corrupt = dir.resolve("corrupt.pt");
+        Files.write(corrupt, zip);
+        Path out2 = dir.resolve("out.safetensors");
+        ModelFormatException e = assertThrows(ModelFormatException.class,
+                () -> CheckpointConverter.toSafetensors(corrupt, out2, null));
+        assertTrue(e.getMessage().contains("deflate") || e.getMessage().contains("inflate"), e.getMessage());
+        try (Stream<Path> s = Files.list(dir)) {
+            assertEquals(List.of(corrupt), s.toList());
+        }
     }
 }

@@ -128,6 +128,50 @@ class TorchCheckpointFileTest {
     }
 
     @Test
+    void zip64DirectoryAndProtocol4PicklesRead() {
+        assertSameAsViews("torch/views_zip64.pt", "torch zip");
+        assertSameAsViews("torch/views_protocol4.pt", "torch zip");
+        try (TorchCheckpointFile f = TorchCheckpointFile.open(generated("torch/views_zip64.pt"))) {
+            assertTrue(f.isZeroCopy("model.base"));
+        }
+    }
+
+    @Test
+    void bigEndianByteorderRecordIsRefused() {
+        ModelFormatException e = assertThrows(ModelFormatException.class,
+                () -> TorchCheckpointFile.open(generated("torch/views_bigendian.pt")));
+        assertTrue(e.getMessage().contains("'big' byte order"), e.getMessage());
+    }
+
+    @Test
+    void randomCorruptionOnlyEverGivesModelFormatException(@TempDir Path dir) throws IOException {
+        java.util.Random rnd = new java.util.Random(42);
+        for (String name : List.of("torch/views.pt", "torch/views_legacy.pt", "torch/views_protocol4.pt")) {
+            byte[] orig = Files.readAllBytes(generated(name));
+            for (int trial = 0; trial < 150; trial++) {
+                byte[] b = orig.clone();
+                int flips = 1 + rnd.nextInt(4);
+                // mostly hit the pickle (the start of the file), sometimes anywhere
+                for (int k = 0; k < flips; k++) {
+                    int pos = rnd.nextBoolean() ? rnd.nextInt(Math.min(b.length, 1500)) : rnd.nextInt(b.length);
+                    b[pos] = (byte) rnd.nextInt(256);
+                }
+                Path p = dir.resolve("fuzz.pt");
+                Files.write(p, b);
+                try (TensorStore s = Checkpoints.open(p)) {
+                    for (String n : s.names()) {
+                        s.readFloats(n);
+                    }
+                } catch (ModelFormatException expected) {
+                    // fine: a clean, typed failure
+                } catch (RuntimeException | Error other) {
+                    fail(name + " trial " + trial + ": " + other, other);
+                }
+            }
+        }
+    }
+
+    @Test
     void deflatedZipRecordsAreInflated() {
         assertSameAsViews("torch/views_deflated.pt", "torch zip");
         try (TorchCheckpointFile f = TorchCheckpointFile.open(generated("torch/views_deflated.pt"))) {
@@ -191,6 +235,16 @@ class TorchCheckpointFileTest {
         assertTrue(e.getMessage().contains("hostile_os_system.pt"), e.getMessage());
         e = assertThrows(ModelFormatException.class, () -> Checkpoints.open(generated("torch/hostile_eval.pt")));
         assertTrue(e.getMessage().contains("builtins.eval"), e.getMessage());
+    }
+
+    @Test
+    void selfReferencingContainersFailCleanly() {
+        ModelFormatException e = assertThrows(ModelFormatException.class,
+                () -> TorchCheckpointFile.open(generated("torch/hostile_cycle.pt")));
+        assertTrue(e.getMessage().contains("nested deeper"), e.getMessage());
+        e = assertThrows(ModelFormatException.class,
+                () -> TorchCheckpointFile.open(generated("torch/hostile_cycle_key.pt")));
+        assertTrue(e.getMessage().contains("self-referencing"), e.getMessage());
     }
 
     @Test
