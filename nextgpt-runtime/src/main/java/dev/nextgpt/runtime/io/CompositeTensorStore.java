@@ -1,5 +1,7 @@
 package dev.nextgpt.runtime.io;
 
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 import dev.nextgpt.ModelFormatException;
 
 import java.nio.ByteBuffer;
@@ -80,6 +82,12 @@ public final class CompositeTensorStore implements TensorStore {
     @Override
     public TensorInfo info(String name) {
         return storeOf(name).info(name);
+    }
+
+    /** Delegates, so that the owning store decides whether its bytes can be shared. */
+    @Override
+    public NDArray loadShared(NDManager manager, String name) {
+        return storeOf(name).loadShared(manager, name);
     }
 
     @Override

@@ -1,5 +1,7 @@
 package dev.nextgpt.runtime.io;
 
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 import dev.nextgpt.ModelFormatException;
 
 import java.nio.ByteBuffer;
@@ -67,6 +69,12 @@ public final class PrefixedTensorStore implements TensorStore {
     public TensorInfo info(String name) {
         TensorInfo i = base.info(full(name));
         return new TensorInfo(name, i.dtype(), i.shape());
+    }
+
+    /** Delegates, so that the owning store decides whether its bytes can be shared. */
+    @Override
+    public NDArray loadShared(NDManager manager, String name) {
+        return base.loadShared(manager, full(name));
     }
 
     @Override

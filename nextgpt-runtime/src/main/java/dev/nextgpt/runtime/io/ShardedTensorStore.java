@@ -1,5 +1,7 @@
 package dev.nextgpt.runtime.io;
 
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
@@ -107,6 +109,12 @@ public final class ShardedTensorStore implements TensorStore {
     @Override
     public TensorInfo info(String name) {
         return shardFor(name).info(name);
+    }
+
+    /** Delegates, so that the owning store decides whether its bytes can be shared. */
+    @Override
+    public NDArray loadShared(NDManager manager, String name) {
+        return shardFor(name).loadShared(manager, name);
     }
 
     @Override

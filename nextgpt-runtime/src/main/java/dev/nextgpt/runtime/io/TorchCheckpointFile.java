@@ -1,5 +1,7 @@
 package dev.nextgpt.runtime.io;
 
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 import dev.nextgpt.ModelFormatException;
 import dev.nextgpt.runtime.io.TorchUnpickler.PyTuple;
 import dev.nextgpt.runtime.io.TorchUnpickler.StorageRef;
@@ -414,6 +416,16 @@ public final class TorchCheckpointFile implements TensorStore {
     public boolean isZeroCopy(String name) {
         Tensor t = tensor(name);
         return t.contiguous && t.data.deflated == null;
+    }
+
+    /**
+     * Zero-copy only for {@link #isZeroCopy} tensors (views of the mapped file, kept alive until {@link #close});
+     * strided views and deflated records are materialised in memory the store does not keep, so they are copied
+     * into the array.
+     */
+    @Override
+    public NDArray loadShared(NDManager manager, String name) {
+        return TensorConversions.toNDArray(manager, info(name), rawBytes(name), null, !isZeroCopy(name));
     }
 
     @Override

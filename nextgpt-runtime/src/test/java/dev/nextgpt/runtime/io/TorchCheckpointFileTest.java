@@ -50,6 +50,10 @@ class TorchCheckpointFileTest {
     void nextgptDeltaPtEqualsItsSafetensorsTwin() {
         int n = assertSameTensors(golden(DELTA + "pytorch_model.pt"), golden(DELTA + "pytorch_model.safetensors"));
         assertEquals(407, n);
+        // the delta folder opens its pytorch_model.pt (the name NExT-GPT's save_model writes)
+        try (TensorStore s = Checkpoints.open(golden(DELTA))) {
+            assertEquals("pytorch_model.pt", s.source().getFileName().toString());
+        }
     }
 
     @Test
@@ -197,6 +201,15 @@ class TorchCheckpointFileTest {
                 assertArrayEquals(new long[]{2, 3}, a.getShape().getShape());
                 assertArrayEquals(new float[]{8, 9, 10, 14, 15, 16}, a.toFloatArray(), 0f);
                 assertArrayEquals(new float[]{6, 7, 8, 9, 10, 11}, b.toFloatArray(), 0f);
+            }
+            // a strided view has no mapped bytes to share: it is copied, so it survives garbage collection
+            try (NDArray t = f.loadShared(m, "model.transposed");
+                 NDArray v = TensorStores.view(f, "model.").loadShared(m, "col")) {
+                System.gc();
+                assertArrayEquals(f.readFloats("model.transposed"), t.toFloatArray(), 0f);
+                assertEquals(0f, t.getFloat(0, 0));
+                assertEquals(6f, t.getFloat(0, 1));
+                assertArrayEquals(new float[]{2, 8, 14, 20}, v.toFloatArray(), 0f);
             }
         }
     }
