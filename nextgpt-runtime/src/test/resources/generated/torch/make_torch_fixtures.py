@@ -218,6 +218,14 @@ def hostile_fixtures():
               {"0": floats})
     # a storage record that is missing
     write_zip("missing_record.pt", state_dict([("w", tensor("FloatStorage", "7", 8, 0, [8], [1]))]), {"0": floats})
+    # _rebuild_tensor_v3 on an untyped (byte) storage, as a dtype global gives the element type: a bf16 [2, 2]
+    # view at element offset 1 of 16 bytes holding bf16 values 0..7
+    bf16 = b"".join(struct.pack("<H", struct.unpack("<I", struct.pack("<f", float(v)))[0] >> 16) for v in range(8))
+    v3 = (b"\x80\x02}(" + s("w") + b"ctorch._utils\n_rebuild_tensor_v3\n(" +
+          tup([s("storage"), b"ctorch\nUntypedStorage\n", s("0"), s("cpu"), i(16)]) + b"Q" + i(1) +
+          tup([i(2), i(2)]) + tup([i(2), i(1)]) + b"\x89" + b"ccollections\nOrderedDict\n)R" +
+          b"ctorch\nbfloat16\n" + b"N" + b"tR" + b"u.")
+    write_zip("handwritten_v3.pt", v3, {"0": bf16})
     # a valid hand-written file (checks the hand-written pickles are otherwise right)
     write_zip("handwritten_ok.pt", state_dict([("w", tensor("FloatStorage", "0", 8, 2, [2, 3], [1, 2]))]),
               {"0": floats})

@@ -241,6 +241,14 @@ class TorchCheckpointFileTest {
     }
 
     @Test
+    void rebuildTensorV3OnAnUntypedStorageUsesTheGivenDtype() {
+        try (TorchCheckpointFile f = TorchCheckpointFile.open(generated("torch/handwritten_v3.pt"))) {
+            assertEquals(TensorDType.BF16, f.info("w").dtype());
+            assertArrayEquals(new float[]{1, 2, 3, 4}, f.readFloats("w"), 0f);
+        }
+    }
+
+    @Test
     void hostileGlobalsAreRefusedByName() {
         ModelFormatException e = assertThrows(ModelFormatException.class,
                 () -> TorchCheckpointFile.open(generated("torch/hostile_os_system.pt")));
