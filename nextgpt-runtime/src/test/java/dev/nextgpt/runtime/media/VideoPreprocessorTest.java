@@ -164,5 +164,27 @@ class VideoPreprocessorTest {
         assertThrows(MediaDecodeException.class, () -> new VideoPreprocessor().process(cut));
         assertThrows(MediaDecodeException.class, () -> new VideoPreprocessor().process(dir.resolve("missing.mp4")));
         assertThrows(MediaDecodeException.class, () -> new VideoPreprocessor().process(List.of(), 8.0));
+        // the same file with its only track relabelled as a text track: no video track
+        byte[] noVideo = mp4.clone();
+        int hdlr = indexOf(noVideo, "hdlr".getBytes()) + 12;
+        assertEquals("vide", new String(noVideo, hdlr, 4));
+        System.arraycopy("text".getBytes(), 0, noVideo, hdlr, 4);
+        Path audioOnly = dir.resolve("novideo.mp4");
+        Files.write(audioOnly, noVideo);
+        MediaDecodeException nv = assertThrows(MediaDecodeException.class, () -> new VideoPreprocessor().process(audioOnly));
+        assertTrue(nv.getMessage().contains("no video track") && nv.getMessage().contains(audioOnly.toString()), nv.getMessage());
+    }
+
+    private static int indexOf(byte[] data, byte[] pattern) {
+        outer:
+        for (int i = 0; i + pattern.length <= data.length; i++) {
+            for (int j = 0; j < pattern.length; j++) {
+                if (data[i + j] != pattern[j]) {
+                    continue outer;
+                }
+            }
+            return i;
+        }
+        return -1;
     }
 }
