@@ -77,4 +77,14 @@ class MediaFacadeTest {
             assertThrows(MediaDecodeException.class, () -> p.audio(m, new float[0], 16000));
         }
     }
+
+    @Test
+    void benchmarkReportsEveryModality() {
+        Map<String, Double> t = PreprocessBenchmark.run(resource("golden/imagebind/media/bird_image.jpg"),
+                resource("golden/imagebind/media/bird_audio.wav"), null,
+                resource("golden/imagebind/bpe/bpe_simple_vocab_16e6.txt.gz"), "a bird", 1);
+        assertEquals(java.util.Set.of("vision", "audio", "text"), t.keySet());
+        t.values().forEach(v -> assertTrue(v >= 0));
+        System.out.println("preprocess timings ms " + t);
+    }
 }
