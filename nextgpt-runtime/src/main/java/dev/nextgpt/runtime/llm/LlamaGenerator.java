@@ -83,7 +83,7 @@ public final class LlamaGenerator {
             System.arraycopy(padded[r], 0, flat, r * tmax, tmax);
         }
         try (NDManager scope = NDManager.newBaseManager(model.device())) {
-            NDArray embeds = model.embed(scope, scope.create(flat, new Shape(b, tmax)));
+            NDArray embeds = model.embed(scope, padded);
             return loop(scope, embeds, mask, padded, options);
         }
     }
@@ -222,7 +222,11 @@ public final class LlamaGenerator {
                 }
                 mask = grown;
                 try (NDManager stepScope = scope.newSubManager()) {
-                    NDArray x = model.embed(stepScope, stepScope.create(next, new Shape(b, 1)));
+                    long[][] col = new long[b][1];
+                    for (int r = 0; r < b; r++) {
+                        col[r][0] = next[r];
+                    }
+                    NDArray x = model.embed(stepScope, col);
                     out = model.step(scope, x, mask, cache, LlamaModel.Logits.LAST, false);
                 }
                 if (hidden != null) {

@@ -285,6 +285,29 @@ public final class LlamaModel implements AutoCloseable {
         return rows;
     }
 
+    /** Embedding lookup of Java ids {@code [B][T]} (equal row lengths) into {@code out}: {@code [B, T, H]}. */
+    public NDArray embed(NDManager out, long[][] ids) {
+        int t = ids[0].length;
+        long[] flat = new long[ids.length * t];
+        for (int r = 0; r < ids.length; r++) {
+            if (ids[r].length != t) {
+                throw new InvalidInputException("id rows have different lengths: " + t + " and " + ids[r].length);
+            }
+            for (int j = 0; j < t; j++) {
+                long id = ids[r][j];
+                if (id < 0 || id >= embedRows) {
+                    throw new InvalidInputException("token id " + id + " out of range [0, " + embedRows + ")");
+                }
+                flat[r * t + j] = id;
+            }
+        }
+        try (NDManager tmp = out.newSubManager(manager.getDevice())) {
+            NDArray idx = tmp.create(flat);
+            NDArray rows = embed.get(out, new NDIndex("{}", idx));
+            return rows.reshape(ids.length, t, config.hiddenSize());
+        }
+    }
+
     private void checkIds(NDArray ids) {
         if (ids.isEmpty()) {
             return;
@@ -329,8 +352,12 @@ public final class LlamaModel implements AutoCloseable {
             throw new InvalidInputException("inputs_embeds " + inputsEmbeds.getShape() + " must end with hidden size "
                     + config.hiddenSize());
         }
-        NDArray x = inputsEmbeds.toDevice(manager.getDevice(), true).toType(dtype, false);
-        x.attach(scope);
+        NDArray x = inputsEmbeds.toDevice(manager.getDevice(), false).toType(dtype, false);
+        if (x == inputsEmbeds) {
+            x.tempAttach(scope); // back to the caller's manager when the scope closes
+        } else {
+            x.attach(scope);
+        }
         return x;
     }
 
@@ -397,7 +424,7 @@ public final class LlamaModel implements AutoCloseable {
         NDArray attnMask = additiveMask(scope, mask, b, t, past);
         List<NDArray> hidden = new ArrayList<>();
         if (hiddenStates) {
-            hidden.add(x);
+            hidden.add(x.duplicate());
         }
         for (int i = 0; i < layers.length; i++) {
             x = layer(layers[i], i, x, cosSin[0], cosSin[1], attnMask, cache, past);
@@ -439,13 +466,13 @@ public final class LlamaModel implements AutoCloseable {
         int rep = nh / nkv;
 
         NDArray h = rmsNorm(x, l.inputNorm);
-        NDArray qkv = project(l, QKV, h).reshape(b, t, nh + 2L * nkv, d);
-        // RoPE on q and k together: x·cos + rotate_half(x)·sin, cos/sin [B, T, 1, d]
-        NDArray qk = qkv.get(new NDIndex().addAllDim(2).addSliceDim(0, nh + nkv));
+        // [B, T, heads, d] -> [B, heads, T, d] once; RoPE on the q and k heads together
+        NDArray qkv = project(l, QKV, h).reshape(b, t, nh + 2L * nkv, d).transpose(0, 2, 1, 3);
+        NDArray qk = qkv.get(new NDIndex().addAllDim().addSliceDim(0, nh + nkv));
         qk = qk.mul(cos).add(qk.matMul(rotateHalf).mul(sin));
-        NDArray q = qk.get(new NDIndex().addAllDim(2).addSliceDim(0, nh)).transpose(0, 2, 1, 3);
-        NDArray k = qk.get(new NDIndex().addAllDim(2).addSliceDim(nh, nh + nkv)).transpose(0, 2, 1, 3);
-        NDArray v = qkv.get(new NDIndex().addAllDim(2).addSliceDim(nh + nkv, nh + 2L * nkv)).transpose(0, 2, 1, 3);
+        NDArray q = qk.get(new NDIndex().addAllDim().addSliceDim(0, nh));
+        NDArray k = qk.get(new NDIndex().addAllDim().addSliceDim(nh, nh + nkv));
+        NDArray v = qkv.get(new NDIndex().addAllDim().addSliceDim(nh + nkv, nh + 2L * nkv));
         if (cache != null) {
             NDArray[] kv = cache.update(index, k, v, past);
             k = kv[0];
@@ -466,8 +493,9 @@ public final class LlamaModel implements AutoCloseable {
         NDArray n = rmsNorm(x, l.postNorm);
         NDArray gateUp = project(l, GATE_UP, n);
         long inter = config.intermediateSize();
-        NDArray gate = gateUp.get(new NDIndex().addAllDim(2).addSliceDim(0, inter));
-        NDArray up = gateUp.get(new NDIndex().addAllDim(2).addSliceDim(inter, 2 * inter));
+        NDList gu = gateUp.split(new long[] {inter}, 2);
+        NDArray gate = gu.get(0);
+        NDArray up = gu.get(1);
         NDArray act = gate.mul(ai.djl.nn.Activation.sigmoid(gate)).mul(up);
         return x.add(project(l, DOWN, act));
     }
@@ -491,7 +519,7 @@ public final class LlamaModel implements AutoCloseable {
         return xf.div(rms).toType(dtype, false).mul(weight);
     }
 
-    /** cos/sin tables [B, T, 1, d] for the new positions (cumsum(mask) - 1, pads at 0; else past..past+T-1). */
+    /** cos/sin tables [B, 1, T, d] for the new positions (cumsum(mask) - 1, pads at 0; else past..past+T-1). */
     private NDArray[] rope(NDManager scope, long[][] mask, int b, int t, int past) {
         int d = config.headDim();
         int half = d / 2;
@@ -514,7 +542,7 @@ public final class LlamaModel implements AutoCloseable {
                 }
             }
         }
-        Shape shape = new Shape(rows, t, 1, d);
+        Shape shape = new Shape(rows, 1, t, d);
         return new NDArray[] {scope.create(cos, shape).toType(dtype, false), scope.create(sin, shape).toType(dtype,
                 false)};
     }

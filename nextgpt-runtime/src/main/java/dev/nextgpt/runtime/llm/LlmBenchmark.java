@@ -41,23 +41,23 @@ public final class LlmBenchmark {
             // warm-up
             try (LlamaModel.KvCache c = model.newCache(1, 16); NDManager s = m.newSubManager()) {
                 long[] w = java.util.Arrays.copyOf(ids, Math.min(8, promptLen));
-                model.step(s, model.embed(s, s.create(w, new Shape(1, w.length))), null, c, LlamaModel.Logits.LAST,
+                model.step(s, model.embed(s, new long[][] {w}), null, c, LlamaModel.Logits.LAST,
                         false).logits().toFloatArray();
-                model.step(s, model.embed(s, s.create(new long[] {ids[0]}, new Shape(1, 1))), null, c,
+                model.step(s, model.embed(s, new long[][] {{ids[0]}}), null, c,
                         LlamaModel.Logits.LAST, false).logits().toFloatArray();
             }
             try (LlamaModel.KvCache cache = model.newCache(1, promptLen + newTokens + 1)) {
                 long t0 = System.nanoTime();
                 long next;
                 try (NDManager s = m.newSubManager()) {
-                    NDArray x = model.embed(s, s.create(ids, new Shape(1, promptLen)));
+                    NDArray x = model.embed(s, new long[][] {ids});
                     next = LlamaGenerator.argmax(model.step(s, x, null, cache, LlamaModel.Logits.LAST, false)
                             .logits().toFloatArray());
                 }
                 long t1 = System.nanoTime();
                 for (int i = 0; i < newTokens; i++) {
                     try (NDManager s = m.newSubManager()) {
-                        NDArray x = model.embed(s, s.create(new long[] {next}, new Shape(1, 1)));
+                        NDArray x = model.embed(s, new long[][] {{next}});
                         next = LlamaGenerator.argmax(model.step(s, x, null, cache, LlamaModel.Logits.LAST, false)
                                 .logits().toFloatArray());
                     }
