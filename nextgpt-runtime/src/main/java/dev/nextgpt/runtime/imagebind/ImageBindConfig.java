@@ -204,6 +204,14 @@ public record ImageBindConfig(int outEmbedDim, Map<Modality, Trunk> trunks, int 
         return n;
     }
 
+    /**
+     * Elements of the whole state dict: {@link #parameterCount()} plus the buffers (text causal mask and the four
+     * fixed log logit scales).
+     */
+    public long stateDictElementCount() {
+        return parameterCount() + (long) textContextLength * textContextLength + 4;
+    }
+
     @Override
     public String toString() {
         StringBuilder sb = new StringBuilder("ImageBindConfig[out=").append(outEmbedDim);
