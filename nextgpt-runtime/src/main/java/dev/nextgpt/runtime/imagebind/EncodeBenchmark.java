@@ -39,6 +39,25 @@ public final class EncodeBenchmark {
         }
     }
 
+    /**
+     * {@code EncodeBenchmark MODEL_DIR|--random-huge [batch=1] [warmup=1] [iterations=3] [cpu|gpu]}: prints one
+     * {@link Result} line.
+     */
+    public static void main(String[] args) {
+        if (args.length < 1) {
+            System.err.println("usage: EncodeBenchmark MODEL_DIR|--random-huge [batch] [warmup] [iterations] "
+                    + "[cpu|gpu]");
+            System.exit(2);
+        }
+        int batch = args.length > 1 ? Integer.parseInt(args[1]) : 1;
+        int warmup = args.length > 2 ? Integer.parseInt(args[2]) : 1;
+        int iterations = args.length > 3 ? Integer.parseInt(args[3]) : 3;
+        Device device = args.length > 4 && args[4].startsWith("gpu") ? Device.gpu() : Device.cpu();
+        Result r = "--random-huge".equals(args[0]) ? measureRandomHuge(device, batch, warmup, iterations)
+                : measure(Path.of(args[0]), device, batch, warmup, iterations);
+        System.out.println(r);
+    }
+
     /** Measures the checkpoint in {@code modelDir} (vision and audio weights only are loaded). */
     public static Result measure(Path modelDir, Device device, int batch, int warmup, int iterations) {
         try (NDManager manager = NDManager.newBaseManager(device);

@@ -560,9 +560,17 @@ public final class ImageBindModel implements AutoCloseable {
                 }
             }
             for (int i = 0; i < blocks.size(); i++) {
-                x = blocks.get(i).forward(x, mask, scope);
+                // per-block scope: a block's intermediates are freed as soon as its output exists
+                NDArray prev = x;
+                try (NDManager blockScope = scope.newSubManager()) {
+                    prev.tempAttach(blockScope);
+                    x = blocks.get(i).forward(prev, mask, blockScope);
+                    x.attach(scope);
+                }
                 if (dbg != null) {
                     dbg.put("block" + i + "_output", x.get(0));
+                } else {
+                    prev.close();
                 }
             }
             NDArray trunkOut = x;
