@@ -103,7 +103,7 @@ public final class ImageBindModel implements AutoCloseable {
         NDManager m = parent.newSubManager();
         try {
             Engine.getInstance().setRandomSeed((int) seed);
-            Weights w = new RandomWeights(m, config);
+            Weights w = new RandomWeights(m);
             Map<Modality, Branch> b = new EnumMap<>(Modality.class);
             for (Modality mod : modalities) {
                 b.put(mod, new Branch(mod, config, w, m));
@@ -236,7 +236,7 @@ public final class ImageBindModel implements AutoCloseable {
 
     // ------------------------------------------------------------------------------------------------ weights
 
-    private enum Init { NORMAL, ONES, ZEROS, CAUSAL_MASK, LOGIT_SCALE }
+    private enum Init { NORMAL, ONES, ZEROS, CAUSAL_MASK }
 
     /** Source of named weights with their expected shapes (a checkpoint or random init). */
     private interface Weights {
@@ -297,7 +297,7 @@ public final class ImageBindModel implements AutoCloseable {
     private static final class RandomWeights implements Weights {
         private final NDManager manager;
 
-        RandomWeights(NDManager manager, ImageBindConfig config) {
+        RandomWeights(NDManager manager) {
             this.manager = manager;
         }
 
@@ -309,7 +309,6 @@ public final class ImageBindModel implements AutoCloseable {
                 case ONES -> manager.ones(s);
                 case ZEROS -> manager.zeros(s);
                 case CAUSAL_MASK -> causalMask(manager, (int) shape[0]);
-                case LOGIT_SCALE -> throw new IllegalStateException("scalar");
             };
         }
 
