@@ -169,7 +169,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         return schedulerConfig;
     }
 
-    /** Replaces the tokenizer used for prompts (default: the folder's tokenizer, empty prompt only). */
+    /** Replaces the tokenizer used for prompts (default: the folder's CLIP BPE tokenizer). */
     public void setTokenizer(PromptTokenizer tokenizer) {
         this.tokenizer = tokenizer;
     }
@@ -196,7 +196,9 @@ public final class StableDiffusionPipeline implements AutoCloseable {
                 throw new InvalidInputException("pipeline folder " + folder + " has no tokenizer/; pass"
                         + " negative_prompt_embeds explicitly");
             }
-            tok = PromptTokenizer.emptyPromptOnly(td);
+            tok = Files.isRegularFile(td.resolve("merges.txt"))
+                    ? dev.nextgpt.runtime.clip.ClipBpeTokenizer.fromFolder(td)::encode
+                    : PromptTokenizer.emptyPromptOnly(td);
             tokenizer = tok;
         }
         long[] ids = tok.encode(text);
