@@ -4,6 +4,7 @@ import ai.djl.Device;
 import dev.nextgpt.runtime.diffusion.UnetBenchmark;
 import dev.nextgpt.runtime.imagebind.EncodeBenchmark;
 import dev.nextgpt.runtime.llm.LlmBenchmark;
+import dev.nextgpt.runtime.media.PreprocessBenchmark;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -38,7 +39,8 @@ final class BenchCommand implements Runnable {
         }
     }
 
-    @Command(name = "encode", description = "ImageBind images/s, audio clips/s, video clips/s (network time).")
+    @Command(name = "encode", description = "ImageBind images/s, audio clips/s, video clips/s (network time) and "
+            + "preprocessing ms per file (decode + resize / fbank / clip sampling), reported separately.")
     static final class Encode implements Callable<Integer> {
         @Option(names = "--model", description = "ImageBind folder (config.json + weights); omit with --random-huge")
         Path model;
@@ -52,8 +54,22 @@ final class BenchCommand implements Runnable {
         @Option(names = "--iterations", defaultValue = "3")
         int iterations;
 
+        @Option(names = "--image", description = "image file for the preprocessing timing")
+        Path image;
+
+        @Option(names = "--audio", description = "WAV file for the preprocessing timing")
+        Path audio;
+
+        @Option(names = "--video", description = "MP4 file for the preprocessing timing")
+        Path video;
+
         @Override
         public Integer call() {
+            if (image != null || audio != null || video != null) {
+                var ms = PreprocessBenchmark.run(image, audio, video, null, null, iterations);
+                ms.forEach((k, v) -> System.out.printf(java.util.Locale.ROOT,
+                        "preprocessing %s: %.1f ms/item (median)%n", k, v));
+            }
             if (model != null) {
                 System.out.println(EncodeBenchmark.measure(model, Device.cpu(), batch, 1, iterations));
             }
