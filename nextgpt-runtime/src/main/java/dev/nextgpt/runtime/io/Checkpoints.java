@@ -37,10 +37,10 @@ public final class Checkpoints {
         if (SafetensorsFile.looksLikeSafetensors(file)) {
             return SafetensorsFile.open(file);
         }
-        if (TorchPickleFormat.looksLikeTorchZip(file)) {
+        if (TorchPickleFormat.looksLikeTorchZip(file) || TorchPickleFormat.looksLikeLegacyTorch(file)) {
             return TorchPickleFormat.open(file);
         }
-        throw new ModelFormatException(file + " is neither a safetensors file nor a torch.save zip checkpoint");
+        throw new ModelFormatException(file + " is neither a safetensors file nor a torch.save checkpoint");
     }
 
     /** Standard weight file names, in order of preference. */
@@ -49,7 +49,8 @@ public final class Checkpoints {
             "diffusion_pytorch_model.safetensors.index.json", "diffusion_pytorch_model.safetensors",
             "pytorch_model.bin.index.json", "pytorch_model.bin",
             "diffusion_pytorch_model.bin.index.json", "diffusion_pytorch_model.bin",
-            "adapter_model.safetensors", "adapter_model.bin");
+            "adapter_model.safetensors", "adapter_model.bin",
+            "pytorch_model.pt"); // NExT-GPT delta checkpoints (DeepSpeedAgent.save_model)
 
     /** Finds the weight file of an HF / diffusers folder. */
     public static Path findInFolder(Path dir) {

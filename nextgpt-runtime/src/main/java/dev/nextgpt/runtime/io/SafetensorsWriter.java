@@ -31,13 +31,12 @@ public final class SafetensorsWriter {
 
     private final List<Pending> tensors = new ArrayList<>();
     private final Map<String, String> metadata = new LinkedHashMap<>();
+    private final java.util.Set<String> names = new java.util.HashSet<>();
 
     /** Adds a tensor whose little-endian bytes are produced lazily at write time. */
     public SafetensorsWriter add(TensorInfo info, Supplier<ByteBuffer> data) {
-        for (Pending p : tensors) {
-            if (p.info.name().equals(info.name())) {
-                throw new InvalidInputException("tensor '" + info.name() + "' added twice");
-            }
+        if (!names.add(info.name())) {
+            throw new InvalidInputException("tensor '" + info.name() + "' added twice");
         }
         tensors.add(new Pending(info, data));
         return this;

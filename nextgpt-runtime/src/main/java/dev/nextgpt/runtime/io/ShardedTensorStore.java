@@ -1,5 +1,7 @@
 package dev.nextgpt.runtime.io;
 
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
@@ -38,7 +40,11 @@ public final class ShardedTensorStore implements TensorStore {
     public static ShardedTensorStore open(Path indexFile, Function<Path, TensorStore> opener) {
         JsonObject root;
         try {
-            root = JsonParser.parseString(Files.readString(indexFile)).getAsJsonObject();
+            JsonElement parsed = JsonParser.parseString(Files.readString(indexFile));
+            if (!parsed.isJsonObject()) {
+                throw new ModelFormatException(indexFile + ": a checkpoint index must be a JSON object");
+            }
+            root = parsed.getAsJsonObject();
         } catch (IOException | RuntimeException e) {
             throw new ModelFormatException("cannot read checkpoint index " + indexFile + ": " + e.getMessage(), e);
         }
@@ -49,6 +55,10 @@ public final class ShardedTensorStore implements TensorStore {
         Map<String, String> map = new TreeMap<>();
         Path dir = indexFile.toAbsolutePath().getParent();
         for (Map.Entry<String, JsonElement> e : wm.getAsJsonObject().entrySet()) {
+            if (!e.getValue().isJsonPrimitive() || !e.getValue().getAsJsonPrimitive().isString()) {
+                throw new ModelFormatException(indexFile + ": weight_map entry of tensor '" + e.getKey()
+                        + "' is not a file name: " + e.getValue());
+            }
             String file = e.getValue().getAsString();
             Path shard = dir.resolve(file).normalize();
             if (!shard.startsWith(dir)) {
@@ -99,6 +109,12 @@ public final class ShardedTensorStore implements TensorStore {
     @Override
     public TensorInfo info(String name) {
         return shardFor(name).info(name);
+    }
+
+    /** Delegates, so that the owning store decides whether its bytes can be shared. */
+    @Override
+    public NDArray loadShared(NDManager manager, String name) {
+        return shardFor(name).loadShared(manager, name);
     }
 
     @Override

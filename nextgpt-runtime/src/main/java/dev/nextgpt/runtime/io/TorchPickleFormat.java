@@ -1,14 +1,12 @@
 package dev.nextgpt.runtime.io;
 
-import dev.nextgpt.ModelFormatException;
-
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
-/** Entry point for torch.save zip checkpoints (the reader itself lives in {@code TorchCheckpointFile}). */
+/** Entry point for torch.save checkpoints (the reader itself lives in {@link TorchCheckpointFile}). */
 final class TorchPickleFormat {
     private TorchPickleFormat() {
     }
@@ -23,7 +21,19 @@ final class TorchPickleFormat {
         }
     }
 
+    /** True if the file starts like a legacy (torch &lt; 1.6, non-zip) torch.save file: a protocol 2 pickle. */
+    static boolean looksLikeLegacyTorch(Path file) {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            ByteBuffer b = ByteBuffer.allocate(3);
+            ch.read(b, 0);
+            // PROTO 2, then LONG1 (0x8a) with the 10-byte magic number
+            return b.position() == 3 && (b.get(0) & 0xff) == 0x80 && (b.get(2) & 0xff) == 0x8a;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
     static TensorStore open(Path file) {
-        throw new ModelFormatException(file + ": torch pickle checkpoints are not readable in this build yet");
+        return TorchCheckpointFile.open(file);
     }
 }
