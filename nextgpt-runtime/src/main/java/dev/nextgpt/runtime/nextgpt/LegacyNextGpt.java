@@ -459,17 +459,23 @@ public final class LegacyNextGpt implements AutoCloseable {
         return Optional.ofNullable(decoders.get(m));
     }
 
-    /** Replaces (or with null removes) the decoder of {@code m}; the old one is closed. */
-    public void setDecoder(Modality m, ModalityDecoder d) {
+    /**
+     * Replaces (or with null removes) the decoder of {@code m} and returns the previous one, which the caller now
+     * owns (it is not closed). The new decoder is closed with this object.
+     */
+    public ModalityDecoder setDecoder(Modality m, ModalityDecoder d) {
         ModalityDecoder old = d == null ? decoders.remove(m) : decoders.put(m, d);
-        if (old != null && old != d) {
-            old.close();
-        }
         validateDims();
+        return old;
     }
 
     public Optional<TransformerOutputProjector> projector(Modality m) {
         return Optional.ofNullable(projectors.get(m));
+    }
+
+    /** Arrays held by this object's own manager (projector and encoder weights); constant across calls. */
+    public int managedArrays() {
+        return manager.getManagedArrays().size();
     }
 
     /** Context length of the LLM ({@code max_position_embeddings}). */
