@@ -198,8 +198,17 @@ public final class DjlNextGpt implements NextGpt {
             }
             // polled by the generator before every step; the streamer (called after every token) mirrors the token
             AtomicBoolean cancel = new AtomicBoolean(request.cancellation().isCancelled());
+            int maxNew = opts.text().maxNewTokens();
+            if (!forced.isEmpty()) {
+                // room for the free tokens, every forced span and the closing ###
+                int need = FORCED_FREE_TOKENS + 1;
+                for (Modality m : forced) {
+                    need += model.signalTokens().count(m);
+                }
+                maxNew = Math.max(maxNew, need);
+            }
             LegacyNextGpt.Request lr = LegacyNextGpt.Request.of(prompt, null)
-                    .withMaxNewTokens(opts.text().maxNewTokens())
+                    .withMaxNewTokens(maxNew)
                     .withMaxPerModality(Map.of(Modality.IMAGE, maxMedia, Modality.VIDEO, maxMedia, Modality.AUDIO,
                             maxMedia))
                     .withTextStreamer(d -> {
