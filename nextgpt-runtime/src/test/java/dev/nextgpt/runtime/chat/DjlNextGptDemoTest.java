@@ -1,0 +1,243 @@
+package dev.nextgpt.runtime.chat;
+
+import ai.djl.ndarray.NDArray;
+import dev.nextgpt.AudioPart;
+import dev.nextgpt.ChatListener;
+import dev.nextgpt.ChatRequest;
+import dev.nextgpt.ChatResponse;
+import dev.nextgpt.Conversation;
+import dev.nextgpt.ImagePart;
+import dev.nextgpt.InvalidInputException;
+import dev.nextgpt.MediaRequestPart;
+import dev.nextgpt.NextGpt;
+import dev.nextgpt.Part;
+import dev.nextgpt.TextGenerationOptions;
+import dev.nextgpt.TextPart;
+import dev.nextgpt.runtime.nextgpt.LegacyPromptBuilder;
+import dev.nextgpt.runtime.nextgpt.Modality;
+import dev.nextgpt.runtime.nextgpt.ModalityDecoder;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.function.BooleanSupplier;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The runtime provider on the embedded demo model: ServiceLoader discovery, multimodal chat, history, memory. */
+class DjlNextGptDemoTest {
+    private static NextGpt forced;
+    private static NextGpt plain;
+
+    /** Records what it receives and answers with a short silent clip. */
+    static final class RecordingAudioDecoder implements ModalityDecoder {
+        final List<long[]> shapes = new ArrayList<>();
+
+        @Override
+        public Modality modality() {
+            return Modality.AUDIO;
+        }
+
+        @Override
+        public long[] conditioningShape() {
+            return new long[] {1, 16};
+        }
+
+        @Override
+        public Output decode(NDArray conditioning, Options options, Progress progress, BooleanSupplier cancelled) {
+            shapes.add(conditioning.getShape().getShape());
+            progress.onStep(1, 1);
+            return new Output(AudioPart.ofMono(new float[1600], 16000), java.util.Map.of());
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+
+    @BeforeAll
+    static void build() {
+        forced = NextGpt.builder().withDemoModel().withProperty(DjlNextGpt.FORCE_SIGNALS, "image,video,audio")
+                .build();
+        plain = NextGpt.builder().withDemoModel().build();
+    }
+
+    @AfterAll
+    static void close() {
+        forced.close();
+        plain.close();
+    }
+
+    private static ImagePart image() {
+        Random r = new Random(1);
+        int[] px = new int[48 * 40];
+        for (int i = 0; i < px.length; i++) {
+            px[i] = 0xFF000000 | r.nextInt(0xFFFFFF);
+        }
+        return ImagePart.ofArgb(48, 40, px);
+    }
+
+    private static AudioPart audio() {
+        Random r = new Random(2);
+        float[] x = new float[16000 * 3];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) (0.1 * r.nextGaussian());
+        }
+        return AudioPart.ofMono(x, 16000);
+    }
+
+    @Test
+    void providerIsFoundAndDescribesTheDemo() {
+        assertInstanceOf(DjlNextGpt.class, plain);
+        assertEquals("djl", plain.info().runtime());
+        assertTrue(plain.info().canGenerate(dev.nextgpt.Modality.IMAGE));
+        assertFalse(plain.info().canGenerate(dev.nextgpt.Modality.VIDEO));
+        assertTrue(plain.info().randomlyInitialised().contains("*"));
+    }
+
+    @Test
+    void imageAudioTextInForcedSignalsOutInOrder() {
+        DjlNextGpt impl = (DjlNextGpt) forced;
+        RecordingAudioDecoder audioDecoder = new RecordingAudioDecoder();
+        assertTrue(impl.pipeline().setDecoder(Modality.AUDIO, audioDecoder) == null);
+        try {
+            List<String> events = new ArrayList<>();
+            StringBuilder streamed = new StringBuilder();
+            ChatListener listener = new ChatListener() {
+                @Override
+                public void onTextDelta(String delta) {
+                    streamed.append(delta);
+                    if (events.isEmpty() || !events.get(events.size() - 1).equals("text")) {
+                        events.add("text");
+                    }
+                }
+
+                @Override
+                public void onMediaProgress(dev.nextgpt.Modality modality, int step, int totalSteps) {
+                    events.add("progress " + modality + " " + step + "/" + totalSteps);
+                }
+
+                @Override
+                public void onPart(Part part) {
+                    events.add("part " + part.getClass().getSimpleName());
+                }
+
+                @Override
+                public void onComplete(ChatResponse response) {
+                    events.add("complete");
+                }
+            };
+            // parts in any order: text first, then audio, then image
+            ChatResponse r = forced.chat(ChatRequest.of(TextPart.of("what do you see and hear?"), audio(), image())
+                    .withOptions(dev.nextgpt.GenerationOptions.defaults().withImage(
+                            dev.nextgpt.ImageGenerationOptions.defaults().withSteps(4))), listener);
+            List<Part> parts = r.parts();
+            assertEquals(4, parts.size(), parts.toString());
+            assertInstanceOf(TextPart.class, parts.get(0));
+            ImagePart img = assertInstanceOf(ImagePart.class, parts.get(1));
+            assertEquals(32, img.width());
+            MediaRequestPart video = assertInstanceOf(MediaRequestPart.class, parts.get(2));
+            assertEquals(dev.nextgpt.Modality.VIDEO, video.modality());
+            assertArrayEquals(new int[] {1, 77, 24}, video.shape());
+            assertInstanceOf(AudioPart.class, parts.get(3));
+            assertEquals(1, audioDecoder.shapes.size());
+            assertArrayEquals(new long[] {1, 16}, audioDecoder.shapes.get(0));
+            // 3 free tokens + 4 + 24 + 8 signal tokens + ###
+            assertEquals(DjlNextGpt.FORCED_FREE_TOKENS + 4 + 24 + 8 + 1, r.generatedTokens());
+            // prompt: [BOS ### Human:] <Img> f </Img> <Img> f </Img> [BOS text + suffix]
+            assertTrue(r.promptTokens() > 6);
+            assertEquals(List.of("text", "progress IMAGE 1/5", "progress IMAGE 2/5", "progress IMAGE 3/5",
+                    "progress IMAGE 4/5", "progress IMAGE 5/5", "part ImagePart", "part MediaRequestPart",
+                    "progress AUDIO 1/1", "part AudioPart", "complete"), events);
+            assertFalse(r.text().contains("[IMG0]"));
+            assertTrue(streamed.toString().startsWith(r.text()), streamed + " vs " + r.text());
+        } finally {
+            impl.pipeline().setDecoder(Modality.AUDIO, null);
+        }
+    }
+
+    @Test
+    void conversationReplaysHistoryWithTheLegacyTemplate() {
+        Conversation c = plain.newConversation();
+        ChatRequest first = ChatRequest.of(image(), TextPart.of("describe it"));
+        ChatResponse r1 = c.send(first.withOptions(dev.nextgpt.GenerationOptions.defaults()
+                .withText(TextGenerationOptions.defaults().withMaxNewTokens(5))));
+        ChatResponse r2 = c.send(ChatRequest.of(TextPart.of("and now?")).withOptions(
+                dev.nextgpt.GenerationOptions.defaults().withText(TextGenerationOptions.defaults()
+                        .withMaxNewTokens(5))));
+        assertEquals(2, c.size());
+        DjlNextGpt impl = (DjlNextGpt) plain;
+        String expected = LegacyPromptBuilder.demoPrompt(List.of(new LegacyPromptBuilder.Turn(
+                LegacyPromptBuilder.humanMessage(LegacyPromptBuilder.MediaPaths.image("/tmp/x.png"), "describe it"),
+                r1.text())), LegacyPromptBuilder.MediaPaths.none(), "and now?");
+        assertEquals(impl.pipeline().promptRows(expected), r2.promptTokens());
+        assertTrue(r2.promptTokens() > r1.promptTokens());
+    }
+
+    @Test
+    void promptLongerThanTheContextFailsBeforeCompute() {
+        String longText = "bird ".repeat(2000);
+        List<Throwable> errors = new ArrayList<>();
+        InvalidInputException e = assertThrows(InvalidInputException.class, () -> plain.chat(
+                ChatRequest.ofText(longText), new ChatListener() {
+                    @Override
+                    public void onError(Throwable error) {
+                        errors.add(error);
+                    }
+                }));
+        assertTrue(e.getMessage().contains("max_position_embeddings"), e.getMessage());
+        assertEquals(1, errors.size());
+    }
+
+    @Test
+    void twoHundredCallsDoNotGrowNativeMemory() throws Exception {
+        DjlNextGpt impl = (DjlNextGpt) plain;
+        ChatRequest req = ChatRequest.ofText("hello").withOptions(dev.nextgpt.GenerationOptions.defaults()
+                .withText(TextGenerationOptions.defaults().withMaxNewTokens(2)));
+        for (int i = 0; i < 20; i++) {
+            plain.chat(req);
+        }
+        int arrays = impl.openArrays();
+        int pipelineArrays = impl.pipeline().managedArrays();
+        long rss0 = rssKb();
+        for (int i = 0; i < 200; i++) {
+            plain.chat(req);
+        }
+        long grown = rssKb() - rss0;
+        System.out.println("200 demo calls: RSS growth " + grown + " kB, open arrays " + arrays + " -> "
+                + impl.openArrays());
+        assertEquals(arrays, impl.openArrays());
+        assertEquals(pipelineArrays, impl.pipeline().managedArrays());
+        assertTrue(grown < 64 * 1024, "RSS grew by " + grown + " kB over 200 calls");
+    }
+
+    private static long rssKb() throws Exception {
+        Path status = Path.of("/proc/self/status");
+        if (!Files.isReadable(status)) {
+            return 0;
+        }
+        System.gc();
+        for (String line : Files.readAllLines(status)) {
+            if (line.startsWith("VmRSS:")) {
+                return Long.parseLong(line.replaceAll("[^0-9]", ""));
+            }
+        }
+        return 0;
+    }
+
+    @SuppressWarnings("unused")
+    private static String str(long[] a) {
+        return Arrays.toString(a);
+    }
+}
