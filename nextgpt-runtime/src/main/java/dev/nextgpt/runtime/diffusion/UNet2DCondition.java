@@ -243,8 +243,13 @@ public final class UNet2DCondition implements AutoCloseable {
             return te.forward(in);
         }
         if (classEmbedding instanceof NDArray table) {
-            return labels.reshape(b).toType(DataType.INT32, false).oneHot((int) table.getShape().get(0))
-                    .toType(DataType.FLOAT32, false).matMul(table);
+            NDArray idx = labels.reshape(b).toType(DataType.INT64, false);
+            NDArray r = ai.djl.nn.core.Embedding.embedding(idx, table, ai.djl.ndarray.types.SparseFormat.DENSE)
+                    .singletonOrThrow();
+            if (r.getManager() != idx.getManager()) {
+                r.attach(idx.getManager());
+            }
+            return r;
         }
         return labels.reshape(b, -1); // identity
     }
