@@ -133,32 +133,23 @@ class TextToVideoPipelineTest {
     }
 
     @Test
-    void defaultsUseSampleSizeAndSeededNoise() {
-        try (NDManager m = NDManager.newBaseManager()) {
-            NDArray pe = m.randomNormal(new Shape(1, 77, 32));
-            TextToVideoPipeline.Options o = TextToVideoPipeline.Options.defaults().withSteps(1).withNumFrames(2)
-                    .withSeed(7);
-            TextToVideoPipeline.Result a = pipe.generate(m, pe, pe, null, o);
-            TextToVideoPipeline.Result b = pipe.generate(m, pe, pe, null, o);
-            assertEquals(new Shape(1, 4, 2, 8, 8), a.latents().getShape());
-            assertEquals(new Shape(2, 64, 64, 3), a.framesUint8().getShape());
-            assertArrayEquals(a.latents().toFloatArray(), b.latents().toFloatArray());
-        }
-    }
-
-    @Test
-    void cancellationStopsBeforeTheNextStep() {
+    void defaultsUseSampleSizeSeededNoiseAndCancellation() {
         try (NDManager m = NDManager.newBaseManager()) {
             NDArray pe = m.randomNormal(new Shape(1, 77, 32));
             AtomicBoolean cancel = new AtomicBoolean();
             List<Integer> seen = new ArrayList<>();
+            List<float[]> inputs = new ArrayList<>();
             TextToVideoPipeline.Options o = TextToVideoPipeline.Options.defaults().withSteps(3).withNumFrames(1)
-                    .withSize(16, 16);
+                    .withSeed(7);
             assertThrows(CancellationException.class, () -> pipe.generate(m, pe, pe, null, o, s -> {
                 seen.add(s.index());
+                assertEquals(new Shape(2, 4, 1, 8, 8), s.latentModelInput().getShape()); // sample_size 8
+                inputs.add(s.latentModelInput().get("0:1").toFloatArray());
                 cancel.set(true);
             }, cancel));
-            assertEquals(List.of(0), seen);
+            assertEquals(List.of(0), seen, "cancelled before step 1");
+            float[] expected = TextToVideoPipeline.gaussian(m, new Shape(1, 4, 1, 8, 8), 7).toFloatArray();
+            assertArrayEquals(expected, inputs.get(0), "initial latents come from the seed");
         }
     }
 
