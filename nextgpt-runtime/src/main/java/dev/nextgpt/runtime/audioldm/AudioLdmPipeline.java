@@ -20,7 +20,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CancellationException;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BooleanSupplier;
 
 /**
  * NExT-GPT's audio decoder: diffusers' {@code AudioLDMPipeline} (0.17 / 0.30, {@code custom_ad.py}) on a folder
@@ -215,7 +215,7 @@ public final class AudioLdmPipeline implements AutoCloseable {
 
     /** Text prompt → audio: encodes {@code prompt} (and the negative {@code ""}), then {@link #generate}. */
     public Result generate(NDManager manager, String prompt, NDArray initialLatents, Options options,
-                           StepListener listener, AtomicBoolean cancel) {
+                           StepListener listener, BooleanSupplier cancel) {
         try (NDManager work = manager.newSubManager()) {
             NDArray pe = encodePrompts(work, List.of(prompt));
             Result r = generate(work, pe, null, initialLatents, options, listener, cancel);
@@ -226,7 +226,7 @@ public final class AudioLdmPipeline implements AutoCloseable {
         }
     }
 
-    /** {@link #generate(NDManager, NDArray, NDArray, NDArray, Options, StepListener, AtomicBoolean)} without hooks. */
+    /** {@link #generate(NDManager, NDArray, NDArray, NDArray, Options, StepListener, BooleanSupplier)} without hooks. */
     public Result generate(NDManager manager, NDArray promptEmbeds, NDArray negativePromptEmbeds,
                            NDArray initialLatents, Options options) {
         return generate(manager, promptEmbeds, negativePromptEmbeds, initialLatents, options, null, null);
@@ -243,7 +243,7 @@ public final class AudioLdmPipeline implements AutoCloseable {
      * @param cancel               checked before each step; when set a {@link CancellationException} is thrown
      */
     public Result generate(NDManager manager, NDArray promptEmbeds, NDArray negativePromptEmbeds,
-                           NDArray initialLatents, Options options, StepListener listener, AtomicBoolean cancel) {
+                           NDArray initialLatents, Options options, StepListener listener, BooleanSupplier cancel) {
         Shape ps = promptEmbeds.getShape();
         if (ps.dimension() != 2) {
             throw new InvalidInputException("prompt_embeds must be (B, projection_dim) but are " + ps);
@@ -298,7 +298,7 @@ public final class AudioLdmPipeline implements AutoCloseable {
             latents = latents.mul(scheduler.initNoiseSigma());
             double[] timesteps = scheduler.timesteps();
             for (int i = 0; i < timesteps.length; i++) {
-                if (cancel != null && cancel.get()) {
+                if (cancel != null && cancel.getAsBoolean()) {
                     throw new CancellationException("AudioLDM cancelled before step " + (i + 1) + " of "
                             + timesteps.length);
                 }

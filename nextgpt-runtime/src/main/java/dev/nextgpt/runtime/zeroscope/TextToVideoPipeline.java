@@ -19,7 +19,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Random;
 import java.util.concurrent.CancellationException;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BooleanSupplier;
 
 /**
  * NExT-GPT's video decoder: the diffusers 0.17 {@code TextToVideoSDPipeline} (Zeroscope / ModelScope) on a folder
@@ -146,9 +146,34 @@ public final class TextToVideoPipeline implements AutoCloseable {
         this.promptEncoder = promptEncoder;
     }
 
-    /** Loads a pipeline folder without a tokenizer (negative embeddings must be given when guidance > 1). */
+    /**
+     * Loads a pipeline folder. The default negative prompt {@code ""} is tokenised from {@code tokenizer/}'s
+     * special tokens ({@code [bos, eos, pad…]}, no BPE needed); other prompts need {@link #load(Path,
+     * PromptTokenizer)} with the CLIP BPE tokenizer.
+     */
     public static TextToVideoPipeline load(Path folder) {
-        return load(folder, null);
+        Path tok = folder.resolve("tokenizer");
+        return load(folder, Files.isRegularFile(tok.resolve("vocab.json"))
+                ? emptyPromptTokenizer(dev.nextgpt.runtime.diffusion.PromptTokenizer.emptyPromptOnly(tok)) : null);
+    }
+
+    /**
+     * Adapts a tokenizer that pads to the model length ({@code model_max_length}) to {@code max_length = length}:
+     * truncated, or extended with the last (pad) id, as {@code padding="max_length", truncation=True} gives for a
+     * prompt shorter than both.
+     */
+    public static PromptTokenizer emptyPromptTokenizer(dev.nextgpt.runtime.diffusion.PromptTokenizer modelLength) {
+        return (text, length) -> {
+            long[] ids = modelLength.encode(text);
+            if (ids.length == length) {
+                return ids;
+            }
+            long[] out = java.util.Arrays.copyOf(ids, length);
+            for (int i = ids.length; i < length; i++) {
+                out[i] = ids[ids.length - 1];
+            }
+            return out;
+        };
     }
 
     /**
@@ -221,7 +246,7 @@ public final class TextToVideoPipeline implements AutoCloseable {
         return promptEncoder.encode(manager, text, length);
     }
 
-    /** {@link #generate(NDManager, NDArray, NDArray, NDArray, Options, StepListener, AtomicBoolean)} without hooks. */
+    /** {@link #generate(NDManager, NDArray, NDArray, NDArray, Options, StepListener, BooleanSupplier)} without hooks. */
     public Result generate(NDManager manager, NDArray promptEmbeds, NDArray negativePromptEmbeds,
                            NDArray initialLatents, Options options) {
         return generate(manager, promptEmbeds, negativePromptEmbeds, initialLatents, options, null, null);
@@ -238,7 +263,7 @@ public final class TextToVideoPipeline implements AutoCloseable {
      * @param cancel               checked before each step; when set a {@link CancellationException} is thrown
      */
     public Result generate(NDManager manager, NDArray promptEmbeds, NDArray negativePromptEmbeds,
-                           NDArray initialLatents, Options options, StepListener listener, AtomicBoolean cancel) {
+                           NDArray initialLatents, Options options, StepListener listener, BooleanSupplier cancel) {
         Shape ps = promptEmbeds.getShape();
         int d = unet.config().crossAttentionDim();
         if (ps.dimension() != 3 || ps.get(2) != d) {
@@ -277,7 +302,7 @@ public final class TextToVideoPipeline implements AutoCloseable {
             latents = latents.mul(scheduler.initNoiseSigma());
             double[] timesteps = scheduler.timesteps();
             for (int i = 0; i < timesteps.length; i++) {
-                if (cancel != null && cancel.get()) {
+                if (cancel != null && cancel.getAsBoolean()) {
                     throw new CancellationException("text-to-video cancelled before step " + (i + 1) + " of "
                             + timesteps.length);
                 }

@@ -12,8 +12,7 @@ import java.util.Map;
 /**
  * Component kind {@code video-pipeline}: NExT-GPT's text-to-video decoder ({@link TextToVideoPipeline}) on a
  * pipeline folder. Inputs {@code prompt_embeds} (B, L, D), optional {@code negative_prompt_embeds} (computed from
- * {@code ""} with the folder's text encoder when absent and guidance > 1; that needs a CLIP tokenizer, see
- * {@link TextToVideoPipeline.PromptTokenizer}), optional {@code latents} (else N(0,1) from option {@code seed}).
+ * {@code ""} with the folder's tokenizer and text encoder when absent and guidance > 1), optional {@code latents} (else N(0,1) from option {@code seed}).
  * Options {@code steps} (50), {@code guidance} (9.0), {@code height}, {@code width}, {@code num_frames}
  * (from the latents, else sample_size·8 and 16), {@code seed}, {@code eta}, {@code scheduler}. Outputs
  * {@code latents} (final), {@code video} (B, 3, F, H, W) and {@code frames_uint8} (F, H, B·W, 3).
@@ -22,12 +21,12 @@ public final class VideoPipelineRunner implements ComponentRunner {
 
     private final TextToVideoPipeline.PromptTokenizer tokenizer;
 
-    /** Without a tokenizer: {@code negative_prompt_embeds} must be given when guidance > 1. */
+    /** The folder's special tokens encode the default negative {@code ""} (see {@link TextToVideoPipeline#load(java.nio.file.Path)}). */
     public VideoPipelineRunner() {
         this(null);
     }
 
-    /** With the CLIP tokenizer used to encode the default negative prompt {@code ""}. */
+    /** With an explicit CLIP tokenizer for the default negative prompt {@code ""}. */
     public VideoPipelineRunner(TextToVideoPipeline.PromptTokenizer tokenizer) {
         this.tokenizer = tokenizer;
     }
@@ -53,7 +52,8 @@ public final class VideoPipelineRunner implements ComponentRunner {
                 .withSeed(longOption(request, "seed"))
                 .withEta(request.doubleOption("eta", 0.0))
                 .withScheduler(request.option("scheduler").orElse(null));
-        try (TextToVideoPipeline pipe = TextToVideoPipeline.load(request.model(), tokenizer)) {
+        try (TextToVideoPipeline pipe = tokenizer == null ? TextToVideoPipeline.load(request.model())
+                : TextToVideoPipeline.load(request.model(), tokenizer)) {
             TextToVideoPipeline.Result r = pipe.generate(manager, request.input("prompt_embeds"),
                     request.optionalInput("negative_prompt_embeds").orElse(null),
                     request.optionalInput("latents").orElse(null), o);

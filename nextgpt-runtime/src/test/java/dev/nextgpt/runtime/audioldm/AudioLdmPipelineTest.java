@@ -122,7 +122,7 @@ class AudioLdmPipelineTest {
                         assertEquals(new Shape(2, 8, 8, 4), s.latentModelInput().getShape()); // default 0.02 s
                         inputs.add(s.latentModelInput().get("0:1").toFloatArray());
                         cancel.set(true);
-                    }, cancel));
+                    }, cancel::get));
             assertEquals(1, inputs.size());
             assertArrayEquals(AudioLdmPipeline.gaussian(m, new Shape(1, 8, 8, 4), 3).toFloatArray(), inputs.get(0));
         }
