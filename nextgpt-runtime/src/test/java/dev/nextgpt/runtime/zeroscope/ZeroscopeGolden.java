@@ -1,11 +1,18 @@
 package dev.nextgpt.runtime.zeroscope;
 
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import dev.nextgpt.runtime.io.SafetensorsFile;
 
 import java.net.URISyntaxException;
 import java.net.URL;
 import java.nio.file.Path;
 import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Copied Zeroscope fixture files, and a naive float64 reference of the temporal layers for the tests. */
 final class ZeroscopeGolden {
@@ -30,6 +37,71 @@ final class ZeroscopeGolden {
 
     static SafetensorsFile openCase(String name) {
         return SafetensorsFile.open(root().resolve("cases").resolve(name + ".safetensors"));
+    }
+
+    /** Loads a case tensor into {@code m} as FLOAT32 (I64 stays I64). */
+    static NDArray load(NDManager m, SafetensorsFile f, String name) {
+        return f.load(m, name);
+    }
+
+    static double scale(float[] ref) {
+        double m = 1;
+        for (float v : ref) {
+            m = Math.max(m, Math.abs(v));
+        }
+        return m;
+    }
+
+    /**
+     * Asserts the shape, {@code max|got-ref| <= absTol·s} (s = max(1, max|ref|) when {@code scaled}) and, when
+     * {@code relL2Tol > 0}, {@code ‖got-ref‖/‖ref‖ <= relL2Tol}, all in double. Prints the measured errors.
+     */
+    static double assertClose(String what, NDArray got, float[] ref, long[] refShape, double absTol, boolean scaled,
+                              double relL2Tol) {
+        assertArrayEquals(refShape, got.getShape().getShape(), what + " shape");
+        float[] g = got.toType(DataType.FLOAT32, false).toFloatArray();
+        double max = 0;
+        double num = 0;
+        double den = 0;
+        for (int i = 0; i < ref.length; i++) {
+            double d = (double) g[i] - ref[i];
+            max = Math.max(max, Math.abs(d));
+            num += d * d;
+            den += (double) ref[i] * ref[i];
+        }
+        double rel = Math.sqrt(num / den);
+        double tol = absTol * (scaled ? scale(ref) : 1);
+        System.out.printf("%s: max abs %.3e (tol %.1e), rel-L2 %.3e%s%n", what, max, tol, rel,
+                relL2Tol > 0 ? String.format(" (tol %.1e)", relL2Tol) : "");
+        assertTrue(max <= tol, what + ": max abs " + max + " > " + tol);
+        if (relL2Tol > 0) {
+            assertTrue(rel <= relL2Tol, what + ": rel-L2 " + rel + " > " + relL2Tol);
+        }
+        return max;
+    }
+
+    static double assertClose(String what, NDArray got, SafetensorsFile f, String refName, double absTol,
+                              boolean scaled, double relL2Tol) {
+        return assertClose(what, got, f.readFloats(refName), f.info(refName).shape(), absTol, scaled, relL2Tol);
+    }
+
+    /** uint8 frames: same shape, max difference ≤ 1 level and at most 0.5% of the values differ. */
+    static void assertFramesUint8(String what, NDArray got, SafetensorsFile f, String refName) {
+        assertArrayEquals(f.info(refName).shape(), got.getShape().getShape(), what + " shape");
+        java.nio.ByteBuffer raw = f.rawBytes(refName);
+        byte[] g = got.toByteArray();
+        int differ = 0;
+        int max = 0;
+        for (int i = 0; i < g.length; i++) {
+            int d = Math.abs((g[i] & 0xff) - (raw.get(raw.position() + i) & 0xff));
+            max = Math.max(max, d);
+            if (d != 0) {
+                differ++;
+            }
+        }
+        System.out.printf("%s: max level diff %d, %d of %d values differ%n", what, max, differ, g.length);
+        assertTrue(max <= 1, what + ": max level difference " + max);
+        assertTrue(differ <= 0.005 * g.length, what + ": " + differ + " values differ");
     }
 
     static float[] gaussian(int n, long seed) {
