@@ -288,6 +288,25 @@ public final class CurrentCheckpointLayout implements AutoCloseable {
         return Optional.ofNullable(config);
     }
 
+    /**
+     * The LLaMA part of a {@code nextgpt_llama} config ({@code NextGPTConfig} extends {@code LlamaConfig}): the same
+     * keys read with {@code model_type} taken as {@code llama}.
+     */
+    public dev.nextgpt.runtime.llm.LlamaConfig llamaConfig() {
+        if (config == null) {
+            throw new ModelFormatException("no config.json for the LLM of " + all.source());
+        }
+        com.google.gson.JsonObject o = config.json().deepCopy();
+        o.addProperty("model_type", "llama");
+        Optional<JsonConfig> generation = Optional.empty();
+        Path gen = config.source() == null || config.source().getParent() == null ? null
+                : config.source().getParent().resolve("generation_config.json");
+        if (gen != null && Files.isRegularFile(gen)) {
+            generation = Optional.of(JsonConfig.read(gen));
+        }
+        return dev.nextgpt.runtime.llm.LlamaConfig.parse(new JsonConfig(config.source(), o), generation);
+    }
+
     public TensorStore llm() {
         return llm;
     }
