@@ -228,6 +228,26 @@ public final class LegacyTrainingModel implements AutoCloseable {
         return names;
     }
 
+    /** The part a trainable tensor belongs to (null for frozen-only tensors such as LLM layers). */
+    public Part partOf(String n) {
+        if (n.equals(llm.embedName())) {
+            return Part.EMBED_TOKENS;
+        }
+        if (n.equals(llm.lmHeadName())) {
+            return Part.LM_HEAD;
+        }
+        if (n.startsWith("llama_proj.")) {
+            return Part.INPUT_PROJECTOR;
+        }
+        if (isProjectorWeight(n)) {
+            return Part.OUTPUT_PROJECTORS;
+        }
+        if (n.contains(".lora_A.") || n.contains(".lora_B.")) {
+            return Part.LORA;
+        }
+        return null;
+    }
+
     private static boolean isProjectorWeight(String n) {
         return n.startsWith("gen_text_hidden_fcs.0.") || n.startsWith("gen_text_hidden_fcs_video.0.")
                 || n.startsWith("gen_text_hidden_fcs_audio.0.");

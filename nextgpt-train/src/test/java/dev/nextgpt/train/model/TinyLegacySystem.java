@@ -13,7 +13,7 @@ import java.util.Random;
 import java.util.Set;
 
 /** A tiny random legacy system (LLaMA with GQA + LoRA, llama_proj, one image projector) built in memory for tests. */
-final class TinyLegacySystem {
+public final class TinyLegacySystem {
     static final int VOCAB = 24;
     static final int HIDDEN = 8;
     static final int FEATURE = 6;
@@ -22,7 +22,7 @@ final class TinyLegacySystem {
     static final int OUT = 5;
     static final long[] SIGNAL = {20, 21, 22};
 
-    static LlamaConfig llamaConfig() {
+    public static LlamaConfig llamaConfig() {
         return new LlamaConfig(VOCAB, HIDDEN, 12, 2, 2, 1, 4, 64, 1e-6,
                 new LlamaConfig.Rope("default", 10000, 1, 1, 1, 0), false, 1, new int[] {2}, 2, false, false);
     }
@@ -32,10 +32,15 @@ final class TinyLegacySystem {
     }
 
     /** Random weights (N(0, 0.3²); norms 1 + 0.1·N) with stage-3 names. */
-    static ParameterStore randomWeights(NDManager m, DataType dt, long seed) {
+    public static ParameterStore randomWeights(NDManager m, DataType dt, long seed) {
+        return randomWeights(m, dt, seed, 3);
+    }
+
+    /** Stage 1/2 names ({@code llama_model.}, no LoRA) or stage-3 names with LoRA. */
+    public static ParameterStore randomWeights(NDManager m, DataType dt, long seed, int stage) {
         Random rnd = new Random(seed);
         ParameterStore s = new ParameterStore(m, dt);
-        String p = LegacyTrainingModel.STAGE3_PREFIX;
+        String p = LegacyTrainingModel.llmPrefix(stage);
         put(s, m, rnd, p + "model.embed_tokens.weight", 0.5, 0, VOCAB, HIDDEN);
         put(s, m, rnd, p + "lm_head.weight", 0.3, 0, VOCAB, HIDDEN);
         put(s, m, rnd, p + "model.norm.weight", 0.1, 1, HIDDEN);
@@ -52,7 +57,8 @@ final class TinyLegacySystem {
             put(s, m, rnd, lp + "mlp.gate_proj.weight", 0.3, 0, 12, HIDDEN);
             put(s, m, rnd, lp + "mlp.up_proj.weight", 0.3, 0, 12, HIDDEN);
             put(s, m, rnd, lp + "mlp.down_proj.weight", 0.3, 0, HIDDEN, 12);
-            for (String proj : new String[] {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj"}) {
+            for (String proj : stage == 3 ? new String[] {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj"}
+                    : new String[0]) {
                 Shape w = s.peek(lp + (proj.equals("gate_proj") ? "mlp." : "self_attn.") + proj + ".weight").getShape();
                 put(s, m, rnd, llm.loraName(l, proj, "A"), 0.3, 0, 2, w.get(1));
                 put(s, m, rnd, llm.loraName(l, proj, "B"), 0.3, 0, w.get(0), 2);
@@ -105,7 +111,7 @@ final class TinyLegacySystem {
         s.put(name, m.create(v, sh));
     }
 
-    static LegacyTrainingModel model(ParameterStore store, int stage) {
+    public static LegacyTrainingModel model(ParameterStore store, int stage) {
         return new LegacyTrainingModel(stage, store,
                 new TrainingLlama(llamaConfig(), LegacyTrainingModel.llmPrefix(stage), stage == 3 ? lora() : null),
                 Map.of(Modality.IMAGE, SIGNAL), 2);
@@ -115,7 +121,7 @@ final class TinyLegacySystem {
      * A right-padded batch of 2 with an input feature and image signal tokens in the targets: wrapped = [BOS, 5, 6,
      * feature, ids...].
      */
-    static LegacyTrainingModel.Example example(long seed, boolean withMedia, Modality output) {
+    public static LegacyTrainingModel.Example example(long seed, boolean withMedia, Modality output) {
         Random rnd = new Random(seed);
         long[][] ids = new long[2][];
         long[][] tgt = new long[2][];
