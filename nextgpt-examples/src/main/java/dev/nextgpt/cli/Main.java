@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 /** The {@code nextgpt} command line. */
 @Command(name = "nextgpt", mixinStandardHelpOptions = true, version = "nextgpt 0.1.0-SNAPSHOT",
         description = "NExT-GPT for the JVM: inspect checkpoints, run components, convert, chat and benchmark.",
-        subcommands = {InfoCommand.class, ComponentCommand.class, ConvertCommand.class, TrainCheckCommand.class,
+        subcommands = {InfoCommand.class, ComponentCommand.class, ConvertCommand.class, TrainCheckCommand.class, TrainCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
