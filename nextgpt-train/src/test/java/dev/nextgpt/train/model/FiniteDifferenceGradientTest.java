@@ -42,7 +42,9 @@ class FiniteDifferenceGradientTest {
                         argmax = i;
                     }
                 }
-                for (int idx : new int[] {argmax, rnd.nextInt(g.length)}) {
+                // the largest entry of every tensor, plus a random entry of every third tensor
+                int[] entries = checks % 3 == 0 ? new int[] {argmax, rnd.nextInt(g.length)} : new int[] {argmax};
+                for (int idx : entries) {
                     double fd = (lossWith(model, ex, name, idx, h) - lossWith(model, ex, name, idx, -h)) / (2 * h);
                     double err = Math.abs(fd - g[idx]) / (1e-6 + 1e-5 * Math.abs(g[idx]));
                     if (err > worst) {
