@@ -15,6 +15,8 @@ import picocli.CommandLine.Command;
                 ImageCommand.class,
                 DemoCommand.class,
                 ChatCommand.class,
+                TrainCommand.class,
+                TrainCheckCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
