@@ -9,6 +9,7 @@ import ai.djl.ndarray.types.SparseFormat;
 import dev.nextgpt.InvalidInputException;
 import dev.nextgpt.ModelFormatException;
 import dev.nextgpt.UnsupportedConfigurationException;
+import dev.nextgpt.runtime.component.ComponentPaths;
 import dev.nextgpt.runtime.config.JsonConfig;
 import dev.nextgpt.runtime.io.Checkpoints;
 import dev.nextgpt.runtime.io.TensorStore;
@@ -142,7 +143,7 @@ public final class ClapTextModel implements AutoCloseable {
      * {@code manager}, freed by {@link #close()}.
      */
     public static ClapTextModel load(Path folder, NDManager manager) {
-        folder = ComponentWeights.componentFolder(folder, "text_encoder");
+        folder = ComponentPaths.subfolderOrSelf(folder, "text_encoder");
         Config cfg = Config.fromJson(JsonConfig.read(folder.resolve("config.json")));
         try (TensorStore store = Checkpoints.open(folder)) {
             return load(cfg, store, manager);

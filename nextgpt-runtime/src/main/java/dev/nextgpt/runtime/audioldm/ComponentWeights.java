@@ -6,19 +6,11 @@ import ai.djl.ndarray.types.Shape;
 import dev.nextgpt.ModelFormatException;
 import dev.nextgpt.runtime.io.TensorStore;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.function.Function;
 
 /** Weight-loading steps shared by the AudioLDM sub-models (CLAP text tower, HiFi-GAN vocoder). */
 final class ComponentWeights {
     private ComponentWeights() {
-    }
-
-    /** {@code folder/sub} when it exists (a pipeline root), else {@code folder} itself (the component's folder). */
-    static Path componentFolder(Path folder, String sub) {
-        Path p = folder.resolve(sub);
-        return Files.isDirectory(p) ? p : folder;
     }
 
     /** Builds a model whose weights live in a new sub-manager of {@code manager}, closed again if building fails. */

@@ -9,6 +9,7 @@ import ai.djl.nn.Activation;
 import ai.djl.nn.convolutional.Conv1d;
 import dev.nextgpt.InvalidInputException;
 import dev.nextgpt.ModelFormatException;
+import dev.nextgpt.runtime.component.ComponentPaths;
 import dev.nextgpt.runtime.config.JsonConfig;
 import dev.nextgpt.runtime.io.Checkpoints;
 import dev.nextgpt.runtime.io.TensorStore;
@@ -207,7 +208,7 @@ public final class HifiGanVocoder implements AutoCloseable {
      * root with a {@code vocoder/} sub-folder is accepted too. Weights belong to a sub-manager of {@code manager}.
      */
     public static HifiGanVocoder load(Path folder, NDManager manager) {
-        folder = ComponentWeights.componentFolder(folder, "vocoder");
+        folder = ComponentPaths.subfolderOrSelf(folder, "vocoder");
         Config cfg = Config.fromJson(JsonConfig.read(folder.resolve("config.json")));
         try (TensorStore store = Checkpoints.open(folder)) {
             return load(cfg, store, manager);
