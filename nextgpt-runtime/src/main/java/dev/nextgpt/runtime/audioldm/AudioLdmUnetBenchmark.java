@@ -3,10 +3,10 @@ package dev.nextgpt.runtime.audioldm;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import dev.nextgpt.runtime.component.ComponentPaths;
 import dev.nextgpt.runtime.diffusion.UNet2DCondition;
 import dev.nextgpt.runtime.diffusion.UNet2DConditionConfig;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
@@ -46,7 +46,7 @@ public final class AudioLdmUnetBenchmark {
             System.exit(2);
         }
         Path p = Path.of(args[0]);
-        Path folder = Files.isDirectory(p.resolve("unet")) ? p.resolve("unet") : p;
+        Path folder = ComponentPaths.subfolderOrSelf(p, "unet");
         int lt = args.length > 1 ? Integer.parseInt(args[1]) : 8;
         int lf = args.length > 2 ? Integer.parseInt(args[2]) : 4;
         int iters = args.length > 3 ? Integer.parseInt(args[3]) : 10;

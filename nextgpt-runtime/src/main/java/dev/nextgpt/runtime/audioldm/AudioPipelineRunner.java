@@ -38,7 +38,7 @@ public final class AudioPipelineRunner implements ComponentRunner {
                 .withGuidance(request.doubleOption("guidance", 2.5))
                 .withAudioLengthInS(request.option("audio_length_in_s").isPresent()
                         ? request.doubleOption("audio_length_in_s", 0) : null)
-                .withSeed(longOption(request, "seed"))
+                .withSeed(request.longOption("seed", 0))
                 .withEta(request.doubleOption("eta", 0.0))
                 .withScheduler(request.option("scheduler").orElse(null));
         NDArray latents = request.optionalInput("latents").orElse(null);
@@ -58,15 +58,6 @@ public final class AudioPipelineRunner implements ComponentRunner {
             out.put("mel_spectrogram", r.melSpectrogram());
             out.put("audio", r.audio());
             return out;
-        }
-    }
-
-    private static long longOption(ComponentRequest request, String key) {
-        String v = request.option(key).orElse("0");
-        try {
-            return Long.parseLong(v.trim());
-        } catch (NumberFormatException e) {
-            throw new InvalidInputException("option " + key + "=" + v + " is not an integer");
         }
     }
 }

@@ -9,12 +9,12 @@ import ai.djl.ndarray.types.SparseFormat;
 import dev.nextgpt.InvalidInputException;
 import dev.nextgpt.ModelFormatException;
 import dev.nextgpt.UnsupportedConfigurationException;
+import dev.nextgpt.runtime.component.ComponentPaths;
 import dev.nextgpt.runtime.config.JsonConfig;
 import dev.nextgpt.runtime.io.Checkpoints;
 import dev.nextgpt.runtime.io.TensorStore;
 import dev.nextgpt.runtime.nn.NN;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -143,9 +143,7 @@ public final class ClapTextModel implements AutoCloseable {
      * {@code manager}, freed by {@link #close()}.
      */
     public static ClapTextModel load(Path folder, NDManager manager) {
-        if (Files.isDirectory(folder.resolve("text_encoder"))) {
-            folder = folder.resolve("text_encoder");
-        }
+        folder = ComponentPaths.subfolderOrSelf(folder, "text_encoder");
         Config cfg = Config.fromJson(JsonConfig.read(folder.resolve("config.json")));
         try (TensorStore store = Checkpoints.open(folder)) {
             return load(cfg, store, manager);
@@ -166,13 +164,8 @@ public final class ClapTextModel implements AutoCloseable {
             throw new ModelFormatException(store.source() + ": no CLAP text tower found (expected "
                     + "'text_model.embeddings.word_embeddings.weight')");
         }
-        NDManager weights = manager.newSubManager();
-        try {
-            return new ClapTextModel(cfg, weights, store, prefix, projPrefix);
-        } catch (RuntimeException e) {
-            weights.close();
-            throw e;
-        }
+        return ComponentWeights.buildInSubManager(manager,
+                weights -> new ClapTextModel(cfg, weights, store, prefix, projPrefix));
     }
 
     public Config config() {
@@ -302,15 +295,7 @@ public final class ClapTextModel implements AutoCloseable {
     }
 
     private NDArray tensor(TensorStore store, String name, long... shape) {
-        if (!store.contains(name)) {
-            throw new ModelFormatException(store.source() + ": tensor '" + name + "' is missing");
-        }
-        NDArray a = store.load(weights, name);
-        if (!a.getShape().equals(new Shape(shape))) {
-            throw new ModelFormatException(store.source() + ": tensor '" + name + "' has shape " + a.getShape()
-                    + ", config implies " + new Shape(shape));
-        }
-        return a;
+        return ComponentWeights.tensor(store, weights, name, shape);
     }
 
     private Dense dense(TensorStore store, String prefix, int in, int out) {

@@ -9,11 +9,11 @@ import ai.djl.nn.Activation;
 import ai.djl.nn.convolutional.Conv1d;
 import dev.nextgpt.InvalidInputException;
 import dev.nextgpt.ModelFormatException;
+import dev.nextgpt.runtime.component.ComponentPaths;
 import dev.nextgpt.runtime.config.JsonConfig;
 import dev.nextgpt.runtime.io.Checkpoints;
 import dev.nextgpt.runtime.io.TensorStore;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -208,9 +208,7 @@ public final class HifiGanVocoder implements AutoCloseable {
      * root with a {@code vocoder/} sub-folder is accepted too. Weights belong to a sub-manager of {@code manager}.
      */
     public static HifiGanVocoder load(Path folder, NDManager manager) {
-        if (Files.isDirectory(folder.resolve("vocoder"))) {
-            folder = folder.resolve("vocoder");
-        }
+        folder = ComponentPaths.subfolderOrSelf(folder, "vocoder");
         Config cfg = Config.fromJson(JsonConfig.read(folder.resolve("config.json")));
         try (TensorStore store = Checkpoints.open(folder)) {
             return load(cfg, store, manager);
@@ -219,13 +217,7 @@ public final class HifiGanVocoder implements AutoCloseable {
 
     /** Loads from an open tensor store (weights are copied; the store may be closed afterwards). */
     public static HifiGanVocoder load(Config cfg, TensorStore store, NDManager manager) {
-        NDManager weights = manager.newSubManager();
-        try {
-            return new HifiGanVocoder(cfg, weights, store);
-        } catch (RuntimeException e) {
-            weights.close();
-            throw e;
-        }
+        return ComponentWeights.buildInSubManager(manager, weights -> new HifiGanVocoder(cfg, weights, store));
     }
 
     public Config config() {
@@ -317,15 +309,7 @@ public final class HifiGanVocoder implements AutoCloseable {
     }
 
     private NDArray tensor(TensorStore store, String name, long... shape) {
-        if (!store.contains(name)) {
-            throw new ModelFormatException(store.source() + ": tensor '" + name + "' is missing");
-        }
-        NDArray a = store.load(weights, name);
-        if (!a.getShape().equals(new Shape(shape))) {
-            throw new ModelFormatException(store.source() + ": tensor '" + name + "' has shape " + a.getShape()
-                    + ", config implies " + new Shape(shape));
-        }
-        return a;
+        return ComponentWeights.tensor(store, weights, name, shape);
     }
 
     @Override

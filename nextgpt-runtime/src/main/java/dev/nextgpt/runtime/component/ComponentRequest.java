@@ -55,6 +55,24 @@ public record ComponentRequest(Path model, Map<String, NDArray> inputs, Map<Stri
         }
     }
 
+    public long longOption(String key, long fallback) {
+        String v = options.get(key);
+        if (v == null) {
+            return fallback;
+        }
+        try {
+            return Long.parseLong(v.trim());
+        } catch (NumberFormatException e) {
+            throw new InvalidInputException("option " + key + "=" + v + " is not an integer");
+        }
+    }
+
+    /** A boolean option: {@code true} (any case) is true, any other value false; {@code fallback} when absent. */
+    public boolean booleanOption(String key, boolean fallback) {
+        String v = options.get(key);
+        return v == null ? fallback : Boolean.parseBoolean(v);
+    }
+
     public double doubleOption(String key, double fallback) {
         String v = options.get(key);
         if (v == null) {

@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Function;
 
 /**
  * A parsed JSON config file (HF {@code config.json}, diffusers component {@code config.json},
@@ -68,15 +69,18 @@ public final class JsonConfig {
                 + root.get(key));
     }
 
-    public int getInt(String key) {
+    /** Converts a required value, reporting a conversion failure as "key should be {@code what}". */
+    private <T> T convert(String key, String what, Function<JsonElement, T> conversion) {
+        JsonElement el = required(key);
         try {
-            return required(key).getAsInt();
+            return conversion.apply(el);
         } catch (RuntimeException e) {
-            if (e instanceof ModelFormatException m) {
-                throw m;
-            }
-            throw mistyped(key, "an integer");
+            throw mistyped(key, what);
         }
+    }
+
+    public int getInt(String key) {
+        return convert(key, "an integer", JsonElement::getAsInt);
     }
 
     public int getInt(String key, int fallback) {
@@ -84,22 +88,11 @@ public final class JsonConfig {
     }
 
     public long getLong(String key, long fallback) {
-        try {
-            return has(key) ? root.get(key).getAsLong() : fallback;
-        } catch (RuntimeException e) {
-            throw mistyped(key, "an integer");
-        }
+        return has(key) ? convert(key, "an integer", JsonElement::getAsLong) : fallback;
     }
 
     public double getDouble(String key) {
-        try {
-            return required(key).getAsDouble();
-        } catch (RuntimeException e) {
-            if (e instanceof ModelFormatException m) {
-                throw m;
-            }
-            throw mistyped(key, "a number");
-        }
+        return convert(key, "a number", JsonElement::getAsDouble);
     }
 
     public double getDouble(String key, double fallback) {
@@ -107,11 +100,7 @@ public final class JsonConfig {
     }
 
     public boolean getBoolean(String key, boolean fallback) {
-        try {
-            return has(key) ? root.get(key).getAsBoolean() : fallback;
-        } catch (RuntimeException e) {
-            throw mistyped(key, "a boolean");
-        }
+        return has(key) ? convert(key, "a boolean", JsonElement::getAsBoolean) : fallback;
     }
 
     public String getString(String key) {

@@ -4,11 +4,10 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.nextgpt.InvalidInputException;
 import dev.nextgpt.runtime.cliptext.ClipTextModel;
+import dev.nextgpt.runtime.component.ComponentPaths;
 import dev.nextgpt.runtime.component.ComponentRequest;
 import dev.nextgpt.runtime.component.ComponentRunner;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -18,12 +17,6 @@ import java.util.Map;
  */
 public final class DiffusionRunners {
     private DiffusionRunners() {
-    }
-
-    /** {@code folder/sub} when it exists (a pipeline folder), else {@code folder} itself. */
-    static Path component(Path folder, String sub) {
-        Path p = folder.resolve(sub);
-        return Files.isDirectory(p) ? p : folder;
     }
 
     /** Moves the results to {@code manager}. */
@@ -48,7 +41,7 @@ public final class DiffusionRunners {
 
         @Override
         public Map<String, NDArray> run(ComponentRequest request, NDManager manager) {
-            try (ClipTextModel model = ClipTextModel.load(component(request.model(), "text_encoder"));
+            try (ClipTextModel model = ClipTextModel.load(ComponentPaths.subfolderOrSelf(request.model(), "text_encoder"));
                  NDManager sm = manager.newSubManager()) {
                 NDArray ids = request.input("input_ids");
                 ids.tempAttach(sm);
@@ -79,7 +72,7 @@ public final class DiffusionRunners {
 
         @Override
         public Map<String, NDArray> run(ComponentRequest request, NDManager manager) {
-            try (UNet2DCondition unet = UNet2DCondition.load(component(request.model(), "unet"));
+            try (UNet2DCondition unet = UNet2DCondition.load(ComponentPaths.subfolderOrSelf(request.model(), "unet"));
                  NDManager sm = manager.newSubManager()) {
                 NDArray sample = request.input("sample");
                 NDArray t = request.input("timestep");
@@ -112,7 +105,7 @@ public final class DiffusionRunners {
 
         @Override
         public Map<String, NDArray> run(ComponentRequest request, NDManager manager) {
-            try (AutoencoderKL vae = AutoencoderKL.load(component(request.model(), "vae"));
+            try (AutoencoderKL vae = AutoencoderKL.load(ComponentPaths.subfolderOrSelf(request.model(), "vae"));
                  NDManager sm = manager.newSubManager()) {
                 NDArray latent = request.input("latent");
                 latent.tempAttach(sm);
@@ -141,7 +134,7 @@ public final class DiffusionRunners {
 
         @Override
         public Map<String, NDArray> run(ComponentRequest request, NDManager manager) {
-            try (AutoencoderKL vae = AutoencoderKL.load(component(request.model(), "vae"));
+            try (AutoencoderKL vae = AutoencoderKL.load(ComponentPaths.subfolderOrSelf(request.model(), "vae"));
                  NDManager sm = manager.newSubManager()) {
                 NDArray x = request.input("sample");
                 x.tempAttach(sm);

@@ -47,7 +47,7 @@ public final class ImageBindRunner implements ComponentRunner {
                     + "(vision, audio, text, depth, thermal, imu); inputs file holds " + request.inputs().keySet());
         }
         Modality modality = given.get(0);
-        boolean debug = Boolean.parseBoolean(request.option("debug", "false"));
+        boolean debug = request.booleanOption("debug", false);
         ImageBindConfig config = ImageBindConfig.forModel(request.model());
         Map<String, NDArray> out = new LinkedHashMap<>();
         try (ImageBindModel model = ImageBindModel.load(request.model(), config, manager, Set.of(modality))) {

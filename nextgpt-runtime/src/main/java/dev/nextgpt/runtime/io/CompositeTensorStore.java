@@ -1,10 +1,7 @@
 package dev.nextgpt.runtime.io;
 
-import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import dev.nextgpt.ModelFormatException;
 
-import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.Collections;
 import java.util.List;
@@ -17,7 +14,7 @@ import java.util.TreeMap;
  * overrides earlier ones for a name they share; in strict mode a name present in two stores is an error naming
  * both sources. Closing the composite closes all its stores.
  */
-public final class CompositeTensorStore implements TensorStore {
+public final class CompositeTensorStore extends RoutedTensorStore {
     private final List<TensorStore> stores;
     private final Map<String, TensorStore> owner;
 
@@ -68,6 +65,11 @@ public final class CompositeTensorStore implements TensorStore {
         return s;
     }
 
+    @Override
+    protected TensorStore storeFor(String name) {
+        return storeOf(name);
+    }
+
     /** The first store's source. */
     @Override
     public Path source() {
@@ -77,22 +79,6 @@ public final class CompositeTensorStore implements TensorStore {
     @Override
     public Set<String> names() {
         return owner.keySet();
-    }
-
-    @Override
-    public TensorInfo info(String name) {
-        return storeOf(name).info(name);
-    }
-
-    /** Delegates, so that the owning store decides whether its bytes can be shared. */
-    @Override
-    public NDArray loadShared(NDManager manager, String name) {
-        return storeOf(name).loadShared(manager, name);
-    }
-
-    @Override
-    public ByteBuffer rawBytes(String name) {
-        return storeOf(name).rawBytes(name);
     }
 
     @Override

@@ -1,14 +1,11 @@
 package dev.nextgpt.runtime.io;
 
-import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.nextgpt.ModelFormatException;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -24,7 +21,7 @@ import java.util.function.Function;
  * A checkpoint split over several files and described by an HF index ({@code *.safetensors.index.json} or
  * {@code pytorch_model.bin.index.json}: {"weight_map": {tensor: file}}). Shards are opened lazily.
  */
-public final class ShardedTensorStore implements TensorStore {
+public final class ShardedTensorStore extends RoutedTensorStore {
     private final Path indexFile;
     private final Map<String, String> weightMap;
     private final Map<String, TensorStore> shards = new LinkedHashMap<>();
@@ -79,7 +76,8 @@ public final class ShardedTensorStore implements TensorStore {
         return new ArrayList<>(new java.util.LinkedHashSet<>(weightMap.values()));
     }
 
-    private synchronized TensorStore shardFor(String name) {
+    @Override
+    protected synchronized TensorStore storeFor(String name) {
         String file = weightMap.get(name);
         if (file == null) {
             throw new ModelFormatException("tensor '" + name + "' is not in the index " + indexFile);
@@ -104,22 +102,6 @@ public final class ShardedTensorStore implements TensorStore {
     @Override
     public Set<String> names() {
         return weightMap.keySet();
-    }
-
-    @Override
-    public TensorInfo info(String name) {
-        return shardFor(name).info(name);
-    }
-
-    /** Delegates, so that the owning store decides whether its bytes can be shared. */
-    @Override
-    public NDArray loadShared(NDManager manager, String name) {
-        return shardFor(name).loadShared(manager, name);
-    }
-
-    @Override
-    public ByteBuffer rawBytes(String name) {
-        return shardFor(name).rawBytes(name);
     }
 
     @Override

@@ -41,7 +41,7 @@ public final class ImageBindPreprocessRunner implements ComponentRunner {
         Map<String, NDArray> out = new LinkedHashMap<>();
         switch (modality) {
             case "vision", "image" -> {
-                boolean pad = Boolean.parseBoolean(request.option("pad", "false"));
+                boolean pad = request.booleanOption("pad", false);
                 ImagePreprocessor p = new ImagePreprocessor(224, pad);
                 float[] v = p.process(file(request));
                 out.put("pixel_values", manager.create(v, new ai.djl.ndarray.types.Shape(1, 3, 224, 224)));

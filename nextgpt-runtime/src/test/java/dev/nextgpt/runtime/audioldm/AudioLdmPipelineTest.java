@@ -7,6 +7,7 @@ import dev.nextgpt.InvalidInputException;
 import dev.nextgpt.runtime.diffusion.scheduler.DiffusionScheduler;
 import dev.nextgpt.runtime.diffusion.scheduler.Schedulers;
 import dev.nextgpt.runtime.io.SafetensorsFile;
+import dev.nextgpt.runtime.testutil.Golden;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -40,8 +41,8 @@ class AudioLdmPipelineTest {
     void schedulerTablesMatch() {
         try (SafetensorsFile f = AudioLdmGolden.openCase("scheduler_tables");
              DiffusionScheduler s = Schedulers.fromPretrained(AudioLdmGolden.root().resolve("scheduler"))) {
-            double b = AudioLdmGolden.maxAbs(s.betas(), f.readFloats("betas"));
-            double a = AudioLdmGolden.maxAbs(s.alphasCumprod(), f.readFloats("alphas_cumprod"));
+            double b = Golden.maxAbsDiff(s.betas(), f.readFloats("betas"));
+            double a = Golden.maxAbsDiff(s.alphasCumprod(), f.readFloats("alphas_cumprod"));
             System.out.printf("audioldm scheduler tables: betas %.2e, alphas_cumprod %.2e (tol 1e-6)%n", b, a);
             assertTrue(b <= 1e-6 && a <= 1e-6);
         }

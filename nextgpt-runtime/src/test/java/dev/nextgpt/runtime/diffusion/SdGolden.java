@@ -3,9 +3,8 @@ package dev.nextgpt.runtime.diffusion;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.nextgpt.runtime.io.SafetensorsFile;
+import dev.nextgpt.runtime.testutil.Golden;
 
-import java.net.URISyntaxException;
-import java.net.URL;
 import java.nio.file.Path;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -18,15 +17,7 @@ public final class SdGolden {
 
     /** Root of the copied fixture (test resources). */
     public static Path root() {
-        URL u = SdGolden.class.getClassLoader().getResource("golden/stable-diffusion/model_index.json");
-        if (u == null) {
-            throw new IllegalStateException("fixture golden/stable-diffusion not on the test class path");
-        }
-        try {
-            return Path.of(u.toURI()).getParent();
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
+        return Golden.resource("golden/stable-diffusion/model_index.json").getParent();
     }
 
     public static SafetensorsFile open(String relative) {

@@ -6,14 +6,12 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import dev.nextgpt.runtime.io.SafetensorsFile;
 import dev.nextgpt.runtime.io.TensorStore;
+import dev.nextgpt.runtime.testutil.Golden;
 
-import java.net.URISyntaxException;
-import java.net.URL;
 import java.nio.file.Path;
 import java.util.Locale;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Test helpers: the copied ImageBind golden fixture and the README's input recipes. */
@@ -22,13 +20,7 @@ final class ImageBindFixtures {
     }
 
     static Path root() {
-        URL u = ImageBindFixtures.class.getResource("/golden/imagebind/model/config.json");
-        assertNotNull(u, "fixture golden/imagebind missing from test resources");
-        try {
-            return Path.of(u.toURI()).getParent().getParent();
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
+        return Golden.resource("golden/imagebind/model/config.json").getParent().getParent();
     }
 
     static Path modelDir() {

@@ -2,11 +2,10 @@ package dev.nextgpt.runtime.io;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import dev.nextgpt.runtime.testutil.Golden;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.URISyntaxException;
-import java.net.URL;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,15 +17,7 @@ final class IoTestFiles {
     }
 
     static Path resource(String path) {
-        URL url = IoTestFiles.class.getResource("/" + path);
-        if (url == null) {
-            throw new IllegalStateException("missing test resource " + path);
-        }
-        try {
-            return Path.of(url.toURI());
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
+        return Golden.resource(path);
     }
 
     static Path golden(String path) {

@@ -1,7 +1,7 @@
 package dev.nextgpt.runtime.media;
 
-import java.net.URISyntaxException;
-import java.net.URL;
+import dev.nextgpt.runtime.testutil.Golden;
+
 import java.nio.file.Path;
 
 /** Test helper: paths of the fixture files copied under src/test/resources. */
@@ -10,27 +10,12 @@ public final class MediaFixtures {
     }
 
     public static Path resource(String relative) {
-        URL url = MediaFixtures.class.getResource("/" + relative);
-        if (url == null) {
-            throw new IllegalStateException("missing test resource " + relative);
-        }
-        try {
-            return Path.of(url.toURI());
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
+        return Golden.resource(relative);
     }
 
     /** Max abs difference. */
     public static double maxAbs(float[] a, float[] b) {
-        if (a.length != b.length) {
-            throw new AssertionError("length " + a.length + " vs " + b.length);
-        }
-        double m = 0;
-        for (int i = 0; i < a.length; i++) {
-            m = Math.max(m, Math.abs((double) a[i] - b[i]));
-        }
-        return m;
+        return Golden.maxAbsDiff(a, b);
     }
 
     public static double meanAbs(float[] a, float[] b) {

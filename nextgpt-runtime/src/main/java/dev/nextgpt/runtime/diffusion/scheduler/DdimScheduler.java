@@ -2,7 +2,6 @@ package dev.nextgpt.runtime.diffusion.scheduler;
 
 import ai.djl.ndarray.NDArray;
 import dev.nextgpt.InvalidInputException;
-import dev.nextgpt.UnsupportedConfigurationException;
 
 /** DDIM (diffusers {@code DDIMScheduler}); {@code eta} 0 by default (deterministic). */
 public final class DdimScheduler extends DiffusionScheduler {
@@ -22,48 +21,10 @@ public final class DdimScheduler extends DiffusionScheduler {
 
     @Override
     public void setTimesteps(int n) {
-        requirePositiveSteps(n);
-        int train = config.numTrainTimesteps();
-        if (n > train) {
-            throw new InvalidInputException("num_inference_steps " + n + " exceeds num_train_timesteps " + train);
-        }
+        requireStepsWithinTraining(n);
         resetState();
         numInferenceSteps = n;
         timesteps = spacedIntegerTimesteps(config, n, "leading");
-    }
-
-    /** Leading / trailing / linspace integer timesteps (DDIM and DDPM rules), descending. */
-    static double[] spacedIntegerTimesteps(SchedulerConfig config, int n, String classDefault) {
-        int train = config.numTrainTimesteps();
-        String spacing = config.spacing(classDefault);
-        double[] t = new double[n];
-        switch (spacing) {
-            case "linspace": {
-                double[] l = linspace(0, train - 1, n);
-                for (int i = 0; i < n; i++) {
-                    t[i] = roundHalfEven(l[n - 1 - i]);
-                }
-                return t;
-            }
-            case "leading": {
-                int ratio = train / n;
-                for (int i = 0; i < n; i++) {
-                    t[i] = (double) (n - 1 - i) * ratio + config.stepsOffset();
-                }
-                return t;
-            }
-            case "trailing": {
-                double ratio = (double) train / n;
-                java.util.List<Double> v = new java.util.ArrayList<>();
-                for (double x = train; x > 0; x -= ratio) {
-                    v.add(roundHalfEven(x) - 1);
-                }
-                return v.stream().mapToDouble(Double::doubleValue).toArray();
-            }
-            default:
-                throw new UnsupportedConfigurationException("timestep_spacing '" + spacing
-                        + "' is not supported (leading, trailing, linspace)");
-        }
     }
 
     @Override
@@ -74,19 +35,16 @@ public final class DdimScheduler extends DiffusionScheduler {
         double aT = alphasCumprod[ti];
         double aPrev = prev >= 0 ? alphasCumprod[prev] : finalAlphaCumprod;
         double bT = 1 - aT;
-        NDArray x0;
+        NDArray x0 = predictOriginal(modelOutput, sample, Math.sqrt(aT), Math.sqrt(bT));
         NDArray eps;
         switch (config.predictionType()) {
             case "epsilon":
-                x0 = sample.sub(modelOutput.mul((float) Math.sqrt(bT))).div((float) Math.sqrt(aT));
                 eps = modelOutput;
                 break;
             case "sample":
-                x0 = modelOutput;
                 eps = sample.sub(x0.mul((float) Math.sqrt(aT))).div((float) Math.sqrt(bT));
                 break;
             default: // v_prediction
-                x0 = sample.mul((float) Math.sqrt(aT)).sub(modelOutput.mul((float) Math.sqrt(bT)));
                 eps = modelOutput.mul((float) Math.sqrt(aT)).add(sample.mul((float) Math.sqrt(bT)));
         }
         if (config.clipSample()) {

@@ -133,20 +133,20 @@ public abstract class DiffusionScheduler implements AutoCloseable {
      * (DDPM/DDIM/PNDM/DPM; Euler schedulers override it with the sigma form).
      */
     public NDArray addNoise(NDArray original, NDArray noise, double[] perSampleTimesteps) {
-        float[] a = new float[perSampleTimesteps.length];
-        float[] b = new float[perSampleTimesteps.length];
-        for (int i = 0; i < a.length; i++) {
-            int t = trainIndex(perSampleTimesteps[i]);
-            a[i] = (float) Math.sqrt(alphasCumprod[t]);
-            b[i] = (float) Math.sqrt(1.0 - alphasCumprod[t]);
-        }
-        NDArray ca = perSample(original, a);
-        NDArray cb = perSample(original, b);
+        float[][] ab = trainAlphaSigma(perSampleTimesteps);
+        NDArray ca = perSample(original, ab[0]);
+        NDArray cb = perSample(original, ab[1]);
         return original.mul(ca).add(noise.mul(cb));
     }
 
     /** The v-prediction training target {@code sqrt(acp[t])·noise - sqrt(1-acp[t])·x0}. */
     public NDArray getVelocity(NDArray original, NDArray noise, double[] perSampleTimesteps) {
+        float[][] ab = trainAlphaSigma(perSampleTimesteps);
+        return noise.mul(perSample(original, ab[0])).sub(original.mul(perSample(original, ab[1])));
+    }
+
+    /** {@code {sqrt(acp[t]), sqrt(1-acp[t])}} per integer training timestep, float32. */
+    private float[][] trainAlphaSigma(double[] perSampleTimesteps) {
         float[] a = new float[perSampleTimesteps.length];
         float[] b = new float[perSampleTimesteps.length];
         for (int i = 0; i < a.length; i++) {
@@ -154,7 +154,22 @@ public abstract class DiffusionScheduler implements AutoCloseable {
             a[i] = (float) Math.sqrt(alphasCumprod[t]);
             b[i] = (float) Math.sqrt(1.0 - alphasCumprod[t]);
         }
-        return noise.mul(perSample(original, a)).sub(original.mul(perSample(original, b)));
+        return new float[][] {a, b};
+    }
+
+    /**
+     * The x0 (data) prediction from the model output for the noise level {@code x_t = alpha·x0 + sigma·eps}:
+     * epsilon {@code (x_t - sigma·out) / alpha}, v_prediction {@code alpha·x_t - sigma·out}, sample {@code out}.
+     */
+    protected NDArray predictOriginal(NDArray modelOutput, NDArray sample, double alpha, double sigma) {
+        switch (config.predictionType()) {
+            case "epsilon":
+                return sample.sub(modelOutput.mul((float) sigma)).div((float) alpha);
+            case "v_prediction":
+                return sample.mul((float) alpha).sub(modelOutput.mul((float) sigma));
+            default: // sample
+                return modelOutput;
+        }
     }
 
     /** A [B,1,...,1] coefficient array broadcasting over {@code like}'s non-batch axes. */
@@ -212,6 +227,28 @@ public abstract class DiffusionScheduler implements AutoCloseable {
         if (n < 1) {
             throw new InvalidInputException("number of inference steps must be >= 1 but is " + n);
         }
+    }
+
+    /** {@link #requirePositiveSteps} and at most {@code num_train_timesteps} steps. */
+    protected void requireStepsWithinTraining(int n) {
+        requirePositiveSteps(n);
+        int train = config.numTrainTimesteps();
+        if (n > train) {
+            throw new InvalidInputException("num_inference_steps " + n + " exceeds num_train_timesteps " + train);
+        }
+    }
+
+    /**
+     * The step position to use for timestep {@code t}: {@code stepIndex} if already set, else the index of
+     * {@code t} in the schedule; fails when the schedule is exhausted.
+     */
+    protected int resolveStepIndex(int stepIndex, double t) {
+        int i = stepIndex < 0 ? indexForTimestep(t) : stepIndex;
+        if (i >= timesteps.length) {
+            throw new IllegalStateException("step called more often than there are timesteps ("
+                    + timesteps.length + ")");
+        }
+        return i;
     }
 
     /** Moves {@code a} to the scheduler's own manager so it survives the caller's per-step manager. */
@@ -295,6 +332,58 @@ public abstract class DiffusionScheduler implements AutoCloseable {
             return table[lo];
         }
         return table[lo] + ((double) table[lo + 1] - table[lo]) * frac;
+    }
+
+    /** Leading / trailing / linspace integer timesteps (DDIM and DDPM rules), descending. */
+    protected static double[] spacedIntegerTimesteps(SchedulerConfig config, int n, String classDefault) {
+        int train = config.numTrainTimesteps();
+        String spacing = config.spacing(classDefault);
+        double[] t = new double[n];
+        switch (spacing) {
+            case "linspace": {
+                double[] l = linspace(0, train - 1, n);
+                for (int i = 0; i < n; i++) {
+                    t[i] = roundHalfEven(l[n - 1 - i]);
+                }
+                return t;
+            }
+            case "leading": {
+                int ratio = train / n;
+                for (int i = 0; i < n; i++) {
+                    t[i] = (double) (n - 1 - i) * ratio + config.stepsOffset();
+                }
+                return t;
+            }
+            case "trailing": {
+                double ratio = (double) train / n;
+                java.util.List<Double> v = new java.util.ArrayList<>();
+                for (double x = train; x > 0; x -= ratio) {
+                    v.add(roundHalfEven(x) - 1);
+                }
+                return v.stream().mapToDouble(Double::doubleValue).toArray();
+            }
+            default:
+                throw unsupportedSpacing(spacing);
+        }
+    }
+
+    protected static UnsupportedConfigurationException unsupportedSpacing(String spacing) {
+        return new UnsupportedConfigurationException("timestep_spacing '" + spacing
+                + "' is not supported (leading, trailing, linspace)");
+    }
+
+    /**
+     * Sigmas interpolated from the training sigmas at the (possibly fractional) timesteps {@code t}, float32, plus
+     * {@code finalSigma} at the end.
+     */
+    protected float[] interpolatedSigmas(double[] t, float finalSigma) {
+        float[] table = trainSigmas();
+        float[] s = new float[t.length + 1];
+        for (int i = 0; i < t.length; i++) {
+            s[i] = (float) interp(t[i], table);
+        }
+        s[t.length] = finalSigma;
+        return s;
     }
 
     /** Sigmas of the training schedule, {@code sqrt((1-acp)/acp)} in float32. */

@@ -1,7 +1,6 @@
 package dev.nextgpt.runtime.diffusion.scheduler;
 
 import ai.djl.ndarray.NDArray;
-import dev.nextgpt.InvalidInputException;
 import dev.nextgpt.UnsupportedConfigurationException;
 
 import java.util.ArrayList;
@@ -54,11 +53,8 @@ public final class DpmSolverMultistepScheduler extends DiffusionScheduler {
 
     @Override
     public void setTimesteps(int n) {
-        requirePositiveSteps(n);
+        requireStepsWithinTraining(n);
         int train = config.numTrainTimesteps();
-        if (n > train) {
-            throw new InvalidInputException("num_inference_steps " + n + " exceeds num_train_timesteps " + train);
-        }
         resetState();
         modelOutputs.clear();
         outputTimesteps.clear();
@@ -85,19 +81,13 @@ public final class DpmSolverMultistepScheduler extends DiffusionScheduler {
                 break;
             }
             case "trailing":
-                t = DdimScheduler.spacedIntegerTimesteps(config, n, "trailing");
+                t = spacedIntegerTimesteps(config, n, "trailing");
                 break;
             default:
-                throw new UnsupportedConfigurationException("timestep_spacing '" + spacing
-                        + "' is not supported (leading, trailing, linspace)");
+                throw unsupportedSpacing(spacing);
         }
         timesteps = t;
-        float[] table = trainSigmas();
-        sigmas = new float[t.length + 1];
-        for (int i = 0; i < t.length; i++) {
-            sigmas[i] = (float) interp(t[i], table);
-        }
-        sigmas[t.length] = config.finalSigmasType().equals("sigma_min") ? table[0] : 0f;
+        sigmas = interpolatedSigmas(t, config.finalSigmasType().equals("sigma_min") ? trainSigmas()[0] : 0f);
     }
 
     /** The sigmas (copy; current-diffusers variant), one per timestep plus the final one. */
@@ -123,13 +113,7 @@ public final class DpmSolverMultistepScheduler extends DiffusionScheduler {
     @Override
     public StepResult step(NDArray modelOutput, double t, NDArray sample, NDArray noise) {
         requireTimesteps();
-        if (stepIndex < 0) {
-            stepIndex = indexForTimestep(t);
-        }
-        if (stepIndex >= timesteps.length) {
-            throw new IllegalStateException("step called more often than there are timesteps ("
-                    + timesteps.length + ")");
-        }
+        stepIndex = resolveStepIndex(stepIndex, t);
         int n = timesteps.length;
         boolean last = stepIndex == n - 1;
         boolean lowerOrderFinal;
@@ -144,17 +128,7 @@ public final class DpmSolverMultistepScheduler extends DiffusionScheduler {
         }
         // data prediction x0
         double[] asNow = alphaSigma(stepIndex);
-        NDArray x0;
-        switch (config.predictionType()) {
-            case "epsilon":
-                x0 = sample.sub(modelOutput.mul((float) asNow[1])).div((float) asNow[0]);
-                break;
-            case "v_prediction":
-                x0 = sample.mul((float) asNow[0]).sub(modelOutput.mul((float) asNow[1]));
-                break;
-            default:
-                x0 = modelOutput;
-        }
+        NDArray x0 = predictOriginal(modelOutput, sample, asNow[0], asNow[1]);
         int order = config.solverOrder();
         modelOutputs.add(keep(x0));
         outputTimesteps.add(t);

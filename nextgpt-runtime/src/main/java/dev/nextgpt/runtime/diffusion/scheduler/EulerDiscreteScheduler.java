@@ -2,7 +2,6 @@ package dev.nextgpt.runtime.diffusion.scheduler;
 
 import ai.djl.ndarray.NDArray;
 import dev.nextgpt.InvalidInputException;
-import dev.nextgpt.UnsupportedConfigurationException;
 
 /**
  * Euler (diffusers {@code EulerDiscreteScheduler}, s_churn 0) and, with {@code ancestral = true}, Euler
@@ -36,41 +35,23 @@ public class EulerDiscreteScheduler extends DiffusionScheduler {
         numInferenceSteps = n;
         stepIndex = -1;
         int train = config.numTrainTimesteps();
-        String spacing = config.spacing("linspace");
-        double[] t = new double[n];
-        switch (spacing) {
-            case "linspace": {
-                double[] l = linspace(0, train - 1, n);
-                for (int i = 0; i < n; i++) {
-                    t[i] = (float) l[n - 1 - i];
-                }
-                break;
+        double[] t;
+        if (config.spacing("linspace").equals("linspace")) {
+            // fractional timesteps (float32), not rounded
+            double[] l = linspace(0, train - 1, n);
+            t = new double[n];
+            for (int i = 0; i < n; i++) {
+                t[i] = (float) l[n - 1 - i];
             }
-            case "leading": {
-                int ratio = train / n;
-                for (int i = 0; i < n; i++) {
-                    t[i] = (float) ((double) (n - 1 - i) * ratio + config.stepsOffset());
-                }
-                break;
+        } else {
+            // leading / trailing: the integer timesteps as float32
+            t = spacedIntegerTimesteps(config, n, "linspace");
+            for (int i = 0; i < t.length; i++) {
+                t[i] = (float) t[i];
             }
-            case "trailing": {
-                t = DdimScheduler.spacedIntegerTimesteps(config, n, "trailing");
-                for (int i = 0; i < t.length; i++) {
-                    t[i] = (float) t[i];
-                }
-                break;
-            }
-            default:
-                throw new UnsupportedConfigurationException("timestep_spacing '" + spacing
-                        + "' is not supported (leading, trailing, linspace)");
         }
         timesteps = t;
-        float[] table = trainSigmas();
-        sigmas = new float[t.length + 1];
-        for (int i = 0; i < t.length; i++) {
-            sigmas[i] = (float) interp(t[i], table);
-        }
-        sigmas[t.length] = 0f;
+        sigmas = interpolatedSigmas(t, 0f);
     }
 
     /** The sigmas (copy), one per timestep plus the trailing 0. */
@@ -102,13 +83,7 @@ public class EulerDiscreteScheduler extends DiffusionScheduler {
     @Override
     public StepResult step(NDArray modelOutput, double t, NDArray sample, NDArray noise) {
         requireTimesteps();
-        if (stepIndex < 0) {
-            stepIndex = indexForTimestep(t);
-        }
-        if (stepIndex >= timesteps.length) {
-            throw new IllegalStateException("step called more often than there are timesteps ("
-                    + timesteps.length + ")");
-        }
+        stepIndex = resolveStepIndex(stepIndex, t);
         float sigma = sigmas[stepIndex];
         float sigmaNext = sigmas[stepIndex + 1];
         NDArray x0;

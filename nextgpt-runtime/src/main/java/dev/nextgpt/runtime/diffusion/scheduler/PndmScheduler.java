@@ -25,11 +25,8 @@ public final class PndmScheduler extends DiffusionScheduler {
 
     @Override
     public void setTimesteps(int n) {
-        requirePositiveSteps(n);
+        requireStepsWithinTraining(n);
         int train = config.numTrainTimesteps();
-        if (n > train) {
-            throw new InvalidInputException("num_inference_steps " + n + " exceeds num_train_timesteps " + train);
-        }
         resetState();
         ets.clear();
         counter = 0;
@@ -81,33 +78,9 @@ public final class PndmScheduler extends DiffusionScheduler {
         timesteps = all.stream().mapToDouble(Double::doubleValue).toArray();
     }
 
+    /** The integer timesteps of the configured spacing (class default leading), ascending. */
     private double[] ascendingBase(int n) {
-        int train = config.numTrainTimesteps();
-        String spacing = config.spacing("leading");
-        double[] t = new double[n];
-        switch (spacing) {
-            case "linspace": {
-                double[] l = linspace(0, train - 1, n);
-                for (int i = 0; i < n; i++) {
-                    t[i] = roundHalfEven(l[i]);
-                }
-                return t;
-            }
-            case "leading": {
-                int ratio = train / n;
-                for (int i = 0; i < n; i++) {
-                    t[i] = (double) i * ratio + config.stepsOffset();
-                }
-                return t;
-            }
-            case "trailing": {
-                double[] d = DdimScheduler.spacedIntegerTimesteps(config, n, "trailing");
-                return reversed(d);
-            }
-            default:
-                throw new UnsupportedConfigurationException("timestep_spacing '" + spacing
-                        + "' is not supported (leading, trailing, linspace)");
-        }
+        return reversed(spacedIntegerTimesteps(config, n, "leading"));
     }
 
     @Override
