@@ -22,6 +22,7 @@ import dev.nextgpt.NextGptConfig;
 import dev.nextgpt.NextGptException;
 import dev.nextgpt.Part;
 import dev.nextgpt.RuntimeFailureException;
+import dev.nextgpt.TextGenerationOptions;
 import dev.nextgpt.TextPart;
 import dev.nextgpt.Turn;
 import dev.nextgpt.UnsupportedConfigurationException;
@@ -58,8 +59,9 @@ import java.util.concurrent.locks.ReentrantLock;
  *       parts without a file are written to temporary files for the call.</li>
  *   <li><b>System prompt</b>: the legacy model has none; when a request carries one it is put before the first
  *       {@code ### Human:} followed by a newline, otherwise the prompt is exactly the demo's.</li>
- *   <li><b>Decoding</b>: greedy (the demo's top_p 0.01), stop on {@code ###} or EOS, {@code maxNewTokens} from the
- *       text options. At most one media per modality and answer (the demo's {@code max_num_*}); property
+ *   <li><b>Decoding</b>: the text options (temperature, top-p, top-k, repetition penalty, seed, stop strings,
+ *       greedy; the defaults are the demo's near-greedy top_p 0.01), stop on {@code ###} or EOS, {@code maxNewTokens}
+ *       from the text options. At most one media per modality and answer (the demo's {@code max_num_*}); property
  *       {@code nextgpt.max_media_per_modality} changes it.</li>
  *   <li><b>Output</b>: a {@link TextPart} with the answer (signal tokens and the closing {@code ###} removed), then
  *       one part per signal span in answer order: the decoded media, or a {@link MediaRequestPart} with the
@@ -247,7 +249,8 @@ public final class DjlNextGpt implements NextGpt {
                             cancel.set(true);
                         }
                     })
-                    .withCancel(cancel);
+                    .withCancel(cancel)
+                    .withSampling(sampling(opts.text()));
             if (!forced.isEmpty()) {
                 lr = lr.withLogitsProcessor(forcing());
             }
@@ -302,6 +305,16 @@ public final class DjlNextGpt implements NextGpt {
         } catch (CancellationException e) {
             return null;
         }
+    }
+
+    /**
+     * The API's text options as the generator's: greedy when asked, otherwise seeded sampling (a random seed when
+     * none is given). The legacy defaults (temperature 1, top-p 0.01) sample from the top token only.
+     */
+    static LegacyNextGpt.Sampling sampling(TextGenerationOptions t) {
+        long seed = t.seed() != null ? t.seed() : new java.security.SecureRandom().nextLong();
+        return new LegacyNextGpt.Sampling(t.greedy(), t.temperature(), t.topP(), t.topK(), t.repetitionPenalty(),
+                seed, t.stopStrings());
     }
 
     /** The API's per-modality generation options as decoder options. */
@@ -422,7 +435,7 @@ public final class DjlNextGpt implements NextGpt {
     @Override
     public ModelInfo info() {
         Set<dev.nextgpt.Modality> in = EnumSet.of(dev.nextgpt.Modality.TEXT, dev.nextgpt.Modality.IMAGE,
-                dev.nextgpt.Modality.AUDIO);
+                dev.nextgpt.Modality.AUDIO, dev.nextgpt.Modality.VIDEO);
         Set<dev.nextgpt.Modality> out = EnumSet.of(dev.nextgpt.Modality.TEXT);
         Map<String, String> components = new LinkedHashMap<>();
         components.put(NextGptConfig.LANGUAGE_MODEL, config.demoModel() ? "demo (random)"

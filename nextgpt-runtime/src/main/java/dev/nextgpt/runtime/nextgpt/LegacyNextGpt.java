@@ -23,6 +23,7 @@ import dev.nextgpt.runtime.llm.LlamaTokenizer;
 import dev.nextgpt.runtime.llm.LoraAdapter;
 import dev.nextgpt.runtime.media.AudioPreprocessor;
 import dev.nextgpt.runtime.media.ImagePreprocessor;
+import dev.nextgpt.runtime.media.VideoPreprocessor;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -158,34 +159,71 @@ public final class LegacyNextGpt implements AutoCloseable {
         }
     }
 
+    /**
+     * How tokens are chosen: greedy (arg-max), or multinomial sampling after repetition penalty, temperature, top-k
+     * ({@code 0} = off) and top-p ({@code 1} = off) from a seeded generator. {@code stopStrings} end the answer in
+     * addition to the legacy {@code ###} / EOS stops.
+     */
+    public record Sampling(boolean greedy, double temperature, double topP, int topK, double repetitionPenalty,
+                           long seed, List<String> stopStrings) {
+        public static final Sampling GREEDY = new Sampling(true, 1.0, 1.0, 0, 1.0, 0L, List.of());
+
+        public Sampling {
+            stopStrings = List.copyOf(stopStrings);
+        }
+
+        void applyTo(GenerationOptions o) {
+            if (greedy) {
+                o.greedy();
+            } else {
+                o.sample(temperature, topK, topP, seed);
+            }
+            if (repetitionPenalty != 1.0) {
+                o.repetitionPenalty(repetitionPenalty);
+            }
+            for (String s : stopStrings) {
+                o.stopString(s);
+            }
+        }
+    }
+
     /** Settings of one {@link #generate} call. */
     public record Request(String prompt, Path mediaBase, int maxNewTokens, Map<Modality, Integer> maxPerModality,
                           GenerationOptions.LogitsProcessor logitsProcessor, Consumer<String> textStreamer,
-                          AtomicBoolean cancel) {
-        /** The legacy demo: 246 new tokens, at most one span per modality. */
+                          AtomicBoolean cancel, Sampling sampling) {
+        /**
+         * The legacy demo: 246 new tokens, at most one span per modality, greedy (the demo's top_p 0.01 keeps only
+         * the top token).
+         */
         public static Request of(String prompt, Path mediaBase) {
             return new Request(prompt, mediaBase, 246, Map.of(Modality.IMAGE, 1, Modality.VIDEO, 1,
-                    Modality.AUDIO, 1), null, null, null);
+                    Modality.AUDIO, 1), null, null, null, Sampling.GREEDY);
         }
 
         public Request withMaxNewTokens(int n) {
-            return new Request(prompt, mediaBase, n, maxPerModality, logitsProcessor, textStreamer, cancel);
+            return new Request(prompt, mediaBase, n, maxPerModality, logitsProcessor, textStreamer, cancel, sampling);
         }
 
         public Request withLogitsProcessor(GenerationOptions.LogitsProcessor p) {
-            return new Request(prompt, mediaBase, maxNewTokens, maxPerModality, p, textStreamer, cancel);
+            return new Request(prompt, mediaBase, maxNewTokens, maxPerModality, p, textStreamer, cancel, sampling);
         }
 
         public Request withTextStreamer(Consumer<String> s) {
-            return new Request(prompt, mediaBase, maxNewTokens, maxPerModality, logitsProcessor, s, cancel);
+            return new Request(prompt, mediaBase, maxNewTokens, maxPerModality, logitsProcessor, s, cancel, sampling);
         }
 
         public Request withCancel(AtomicBoolean c) {
-            return new Request(prompt, mediaBase, maxNewTokens, maxPerModality, logitsProcessor, textStreamer, c);
+            return new Request(prompt, mediaBase, maxNewTokens, maxPerModality, logitsProcessor, textStreamer, c,
+                    sampling);
         }
 
         public Request withMaxPerModality(Map<Modality, Integer> m) {
-            return new Request(prompt, mediaBase, maxNewTokens, m, logitsProcessor, textStreamer, cancel);
+            return new Request(prompt, mediaBase, maxNewTokens, m, logitsProcessor, textStreamer, cancel, sampling);
+        }
+
+        public Request withSampling(Sampling s) {
+            return new Request(prompt, mediaBase, maxNewTokens, maxPerModality, logitsProcessor, textStreamer, cancel,
+                    s == null ? Sampling.GREEDY : s);
         }
     }
 
@@ -236,6 +274,7 @@ public final class LegacyNextGpt implements AutoCloseable {
     private final Set<String> randomInitParts;
     private final ImagePreprocessor imagePreprocessor;
     private final AudioPreprocessor audioPreprocessor;
+    private final VideoPreprocessor videoPreprocessor;
 
     /**
      * Assembles a system from built parts (the loader and the embedded demo model use this). Takes ownership of
@@ -263,6 +302,9 @@ public final class LegacyNextGpt implements AutoCloseable {
         int size = imagebind == null ? 224 : imagebind.config().imageSize();
         this.imagePreprocessor = new ImagePreprocessor(size, false);
         this.audioPreprocessor = new AudioPreprocessor();
+        VideoPreprocessor.Options vo = VideoPreprocessor.Options.defaults();
+        this.videoPreprocessor = new VideoPreprocessor(new VideoPreprocessor.Options(vo.clipDuration(),
+                vo.clipsPerVideo(), vo.framesPerClip(), size));
         validateDims();
     }
 
@@ -670,7 +712,10 @@ public final class LegacyNextGpt implements AutoCloseable {
         return n;
     }
 
-    /** ImageBind legacy embedding {@code [1, D]} of one file (images: vision; audio: 3 clips averaged). */
+    /**
+     * ImageBind legacy embedding {@code [1, D]} of one file (images: vision; audio: 3 clips averaged; video: vision
+     * over 5 clips × 3 crops, averaged).
+     */
     public NDArray imagebindEmbedding(Modality modality, Path file, NDManager m) {
         if (imagebind == null) {
             throw new UnsupportedConfigurationException("this NExT-GPT instance has no ImageBind encoder");
@@ -694,8 +739,15 @@ public final class LegacyNextGpt implements AutoCloseable {
                 input = m.create(r.values(), new Shape(shape));
                 ibm = dev.nextgpt.runtime.imagebind.Modality.AUDIO;
             }
-            default -> throw new UnsupportedConfigurationException("video input (" + file + ") needs the ImageBind "
-                    + "video preprocessing, which this build does not include yet; send images or audio");
+            case VIDEO -> {
+                VideoPreprocessor.Result r = preprocessVideo(file);
+                long[] shape = new long[r.shape().length + 1];
+                shape[0] = 1;
+                System.arraycopy(r.shape(), 0, shape, 1, r.shape().length);
+                input = m.create(r.values(), new Shape(shape)); // (1, clips·crops, 3, T, H, W)
+                ibm = dev.nextgpt.runtime.imagebind.Modality.VISION;
+            }
+            default -> throw new IllegalStateException(modality.name());
         }
         ImageBindModel.Encoding e = imagebind.encode(ibm, input);
         NDArray out = e.nextgptLegacy();
@@ -707,6 +759,22 @@ public final class LegacyNextGpt implements AutoCloseable {
         }
         input.close();
         return out;
+    }
+
+    /**
+     * ImageBind's video preprocessing ({@code load_and_transform_video_data}: 5 clips × 3 crops) of an MP4 (H.264)
+     * or animated GIF file.
+     */
+    private VideoPreprocessor.Result preprocessVideo(Path file) {
+        if (file.getFileName().toString().toLowerCase(java.util.Locale.ROOT).endsWith(".gif")) {
+            dev.nextgpt.VideoPart v = dev.nextgpt.VideoPart.readGif(file);
+            List<java.awt.image.BufferedImage> frames = new ArrayList<>();
+            for (dev.nextgpt.ImagePart f : v.frames()) {
+                frames.add(f.toBufferedImage());
+            }
+            return videoPreprocessor.process(frames, v.fps());
+        }
+        return videoPreprocessor.process(file);
     }
 
     /** Rows of the LLM's input embedding table (delta {@code embed_tokens}). */
@@ -758,6 +826,11 @@ public final class LegacyNextGpt implements AutoCloseable {
                           List<Feature> features, int maxNew, NDManager m) {
         GenerationOptions o = new GenerationOptions().greedy().maxNewTokens(maxNew)
                 .eosTokenIds(Math.toIntExact(tokenizer.eosId())).collectHiddenStates(true).collectLogits(true);
+        Sampling sampling = request.sampling() == null ? Sampling.GREEDY : request.sampling();
+        sampling.applyTo(o);
+        if (!sampling.stopStrings().isEmpty()) {
+            o.tokenizer(llamaTokenizer);
+        }
         for (long s : stopIds) {
             o.stopIds(s);
         }

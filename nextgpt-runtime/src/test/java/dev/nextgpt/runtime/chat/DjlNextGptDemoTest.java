@@ -14,6 +14,7 @@ import dev.nextgpt.TextGenerationOptions;
 import dev.nextgpt.TextPart;
 import dev.nextgpt.VideoPart;
 import dev.nextgpt.runtime.nextgpt.LegacyPromptBuilder;
+import dev.nextgpt.runtime.nextgpt.LegacyNextGpt;
 import dev.nextgpt.runtime.nextgpt.Modality;
 import dev.nextgpt.runtime.nextgpt.ModalityDecoder;
 import org.junit.jupiter.api.AfterAll;
@@ -103,6 +104,73 @@ class DjlNextGptDemoTest {
     }
 
     @Test
+    void videoInputGoesThroughImageBindVisionClipsLikeTheLegacyDemo() throws Exception {
+        Path mp4 = Path.of(DjlNextGptDemoTest.class.getClassLoader()
+                .getResource("golden/imagebind/media/test.mp4").toURI());
+        dev.nextgpt.GenerationOptions o = dev.nextgpt.GenerationOptions.defaults()
+                .withText(TextGenerationOptions.defaults().withMaxNewTokens(2));
+        ChatResponse withVideo = plain.chat(ChatRequest.of(VideoPart.fromFile(mp4), TextPart.of("what happens?"))
+                .withOptions(o));
+        ChatResponse textOnly = plain.chat(ChatRequest.of(TextPart.of("what happens?")).withOptions(o));
+        // <Img> feature </Img> before the text, as for images and audio, and a BOS before the following text piece
+        assertEquals(textOnly.promptTokens() + 4, withVideo.promptTokens());
+
+        LegacyNextGpt p = ((DjlNextGpt) plain).pipeline();
+        try (ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager()) {
+            String prompt = LegacyPromptBuilder.demoPrompt(List.of(), new LegacyPromptBuilder.MediaPaths(List.of(),
+                    List.of(), List.of(mp4.toString())), "what happens?");
+            assertTrue(prompt.contains("<Video>" + mp4 + "</Video>"), prompt);
+            LegacyNextGpt.Result r = p.generate(LegacyNextGpt.Request.of(prompt, null).withMaxNewTokens(1), m);
+            assertEquals(1, r.features().size());
+            LegacyNextGpt.Feature f = r.features().get(0);
+            assertEquals(Modality.VIDEO, f.modality());
+            assertArrayEquals(new long[] {1, 16}, f.imagebindEmbedding().getShape().getShape());
+            // the generate path encodes the file exactly as imagebindEmbedding(VIDEO) does (5 clips x 3 crops)
+            NDArray direct = p.imagebindEmbedding(Modality.VIDEO, mp4, m);
+            assertEquals(0f, direct.sub(f.imagebindEmbedding()).abs().max().getFloat(), 1e-6f);
+            // spliced after <Img>: row 1 + (### Human: ids) ... find it by value
+            NDArray rows = r.inputsEmbeds();
+            boolean found = false;
+            for (int i = 0; i < rows.getShape().get(0); i++) {
+                if (rows.get(i).sub(f.projected().squeeze(0)).abs().max().getFloat() < 1e-6f) {
+                    found = true;
+                }
+            }
+            assertTrue(found, "llama_proj(video embedding) is one of the input rows");
+        }
+    }
+
+    @Test
+    void seededSamplingIsReproducibleAndDiffersFromGreedy() {
+        TextGenerationOptions sampled = TextGenerationOptions.defaults().withMaxNewTokens(12).withTemperature(1.5)
+                .withTopP(1.0).withTopK(0).withSeed(7L);
+        ChatRequest q = ChatRequest.ofText("tell me a story");
+        ChatResponse a = plain.chat(q.withOptions(dev.nextgpt.GenerationOptions.defaults().withText(sampled)));
+        ChatResponse b = plain.chat(q.withOptions(dev.nextgpt.GenerationOptions.defaults().withText(sampled)));
+        ChatResponse other = plain.chat(q.withOptions(dev.nextgpt.GenerationOptions.defaults()
+                .withText(sampled.withSeed(8L))));
+        ChatResponse greedy = plain.chat(q.withOptions(dev.nextgpt.GenerationOptions.defaults()
+                .withText(sampled.withGreedy(true))));
+        ChatResponse greedy2 = plain.chat(q.withOptions(dev.nextgpt.GenerationOptions.defaults()
+                .withText(TextGenerationOptions.defaults().withMaxNewTokens(12).withGreedy(true).withTopK(5))));
+        assertEquals(a.text(), b.text(), "same seed, same answer");
+        assertEquals(greedy.text(), greedy2.text(), "greedy ignores the sampling settings");
+        assertFalse(a.text().equals(greedy.text()) && other.text().equals(greedy.text()),
+                "sampling at temperature 1.5 over the random demo vocabulary should leave the arg-max path: "
+                        + a.text() + " | " + other.text() + " | " + greedy.text());
+        // a stop string ends the answer early
+        String first = greedy.text().strip();
+        if (first.length() > 2) {
+            String stop = first.substring(1, 2);
+            ChatResponse stopped = plain.chat(q.withOptions(dev.nextgpt.GenerationOptions.defaults()
+                    .withText(sampled.withGreedy(true).withStopStrings(stop))));
+            assertEquals(dev.nextgpt.FinishReason.STOP_STRING, stopped.finishReason(), stopped.text());
+            assertTrue(stopped.generatedTokens() < greedy.generatedTokens() || greedy.finishReason()
+                    != dev.nextgpt.FinishReason.MAX_TOKENS);
+        }
+    }
+
+    @Test
     void providerIsFoundAndDescribesTheDemo() {
         assertInstanceOf(DjlNextGpt.class, plain);
         assertEquals("djl", plain.info().runtime());
@@ -153,7 +221,7 @@ class DjlNextGptDemoTest {
                     .withOptions(dev.nextgpt.GenerationOptions.defaults()
                             .withImage(dev.nextgpt.ImageGenerationOptions.defaults().withSteps(4))
                             .withVideo(dev.nextgpt.VideoGenerationOptions.defaults().withSteps(2).withFrames(2)
-                                    .withSize(64, 48).withSeed(5L))
+                                    .withSize(24, 16).withSeed(5L))
                             .withAudio(dev.nextgpt.AudioGenerationOptions.defaults().withSteps(2).withSeconds(0.1))),
                     listener);
             List<Part> parts = r.parts();
@@ -163,8 +231,8 @@ class DjlNextGptDemoTest {
             assertEquals(32, img.width());
             VideoPart video = assertInstanceOf(VideoPart.class, parts.get(2));
             assertEquals(2, video.frames().size());
-            assertEquals(64, video.frames().get(0).width());
-            assertEquals(48, video.frames().get(0).height());
+            assertEquals(24, video.frames().get(0).width());
+            assertEquals(16, video.frames().get(0).height());
             assertEquals(8.0, video.fps());
             AudioPart sound = assertInstanceOf(AudioPart.class, parts.get(3));
             assertEquals(16000, sound.sampleRate());
