@@ -9,6 +9,7 @@ import dev.nextgpt.RuntimeFailureException;
 import dev.nextgpt.TextPart;
 import dev.nextgpt.VideoPart;
 import dev.nextgpt.runtime.io.SafetensorsWriter;
+import dev.nextgpt.runtime.media.Mp4VideoWriter;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -23,7 +24,10 @@ final class ChatOutput {
     private ChatOutput() {
     }
 
-    /** Writes {@code <prefix>answer.txt} and one file per media part; returns the written paths. */
+    /**
+     * Writes {@code <prefix>answer.txt} and per media part a PNG, a WAV, or a GIF plus an MP4; returns the written
+     * paths.
+     */
     static List<Path> write(ChatResponse r, Path dir, String prefix, PrintStream out) {
         List<Path> written = new ArrayList<>();
         try {
@@ -47,6 +51,10 @@ final class ChatOutput {
                 } else if (p instanceof VideoPart v) {
                     f = dir.resolve(prefix + "video_" + n + ".gif");
                     Files.write(f, v.toGifBytes());
+                    Path mp4 = dir.resolve(prefix + "video_" + n + ".mp4");
+                    Mp4VideoWriter.write(v, mp4);
+                    written.add(f);
+                    f = mp4;
                 } else if (p instanceof MediaRequestPart m) {
                     f = dir.resolve(prefix + m.modality().name().toLowerCase() + "_request_" + n + ".safetensors");
                     long[] shape = new long[m.shape().length];

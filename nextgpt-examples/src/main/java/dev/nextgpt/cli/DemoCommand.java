@@ -1,5 +1,6 @@
 package dev.nextgpt.cli;
 
+import dev.nextgpt.AudioGenerationOptions;
 import dev.nextgpt.ChatRequest;
 import dev.nextgpt.ChatResponse;
 import dev.nextgpt.GenerationOptions;
@@ -8,6 +9,7 @@ import dev.nextgpt.Modality;
 import dev.nextgpt.NextGpt;
 import dev.nextgpt.NextGptBuilder;
 import dev.nextgpt.TextGenerationOptions;
+import dev.nextgpt.VideoGenerationOptions;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -45,6 +47,12 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--steps", defaultValue = "4", description = "diffusion steps")
     int steps;
 
+    @Option(names = "--frames", defaultValue = "4", description = "video frames")
+    int frames;
+
+    @Option(names = "--seconds", defaultValue = "1.0", description = "audio length in seconds")
+    double seconds;
+
     @Override
     public Integer call() {
         System.out.println("NOTE: the demo model has RANDOM weights; the answer is gibberish and media are noise.");
@@ -71,11 +79,15 @@ final class DemoCommand implements Callable<Integer> {
             }
             rb.text(prompt).options(GenerationOptions.defaults()
                     .withText(TextGenerationOptions.defaults().withMaxNewTokens(maxNewTokens))
-                    .withImage(ImageGenerationOptions.defaults().withSteps(steps)));
+                    .withImage(ImageGenerationOptions.defaults().withSteps(steps))
+                    // the demo video decoder's native size is 64x64 (UNet sample size 8 x VAE factor 8)
+                    .withVideo(VideoGenerationOptions.defaults().withSteps(steps).withFrames(frames).withSize(64, 64))
+                    .withAudio(AudioGenerationOptions.defaults().withSteps(steps).withSeconds(seconds)));
             ChatResponse r = model.chat(rb.build(), new ProgressListener(System.out));
             System.out.println();
             System.out.println("answer: " + r.text());
             ChatOutput.write(r, out, "", System.out);
+            System.out.println("(random weights: the media above are noise)");
         }
         return 0;
     }

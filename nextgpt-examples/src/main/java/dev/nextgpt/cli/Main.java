@@ -13,6 +13,8 @@ import picocli.CommandLine.Command;
                 ConvertCommand.class,
                 BenchCommand.class,
                 ImageCommand.class,
+                VideoCommand.class,
+                AudioCommand.class,
                 DemoCommand.class,
                 ChatCommand.class,
                 CommandLine.HelpCommand.class})

@@ -37,16 +37,20 @@ class DemoCommandTest {
         Path out = tmp.resolve("out");
         String[] r = run("demo", "--prompt", "show me something", "--image",
                 E2E.resolve("media/bird_image.jpg").toString(), "--audio", E2E.resolve("media/bird_audio.wav").toString(),
-                "--out", out.toString());
+                "--out", out.toString(), "--steps", "2", "--frames", "3", "--seconds", "0.2");
         assertEquals("0", r[0], r[1] + r[2]);
         assertTrue(r[1].contains("RANDOM weights"), r[1]);
-        assertTrue(r[1].contains("no video decoder"), r[1]);
-        assertTrue(r[1].contains("no audio decoder"), r[1]);
+        assertTrue(r[1].contains("media above are noise"), r[1]);
         assertTrue(Files.isRegularFile(out.resolve("answer.txt")));
-        assertTrue(Files.isRegularFile(out.resolve("image_2.png")), r[1]);
-        assertTrue(Files.isRegularFile(out.resolve("video_request_3.safetensors")), r[1]);
-        assertTrue(Files.isRegularFile(out.resolve("audio_request_4.safetensors")), r[1]);
-        assertTrue(r[1].contains("wrote " + out.resolve("image_2.png")), r[1]);
+        for (String f : new String[] {"image_2.png", "video_3.gif", "video_3.mp4", "audio_4.wav"}) {
+            assertTrue(Files.isRegularFile(out.resolve(f)), f + ": " + r[1]);
+            assertTrue(r[1].contains("wrote " + out.resolve(f)), r[1]);
+        }
+        dev.nextgpt.VideoPart gif = dev.nextgpt.VideoPart.readGif(out.resolve("video_3.gif"));
+        assertEquals(3, gif.frames().size());
+        assertEquals(64, gif.frames().get(0).width());
+        dev.nextgpt.AudioPart wav = dev.nextgpt.AudioPart.fromFile(out.resolve("audio_4.wav"));
+        assertEquals(16000, wav.sampleRate());
     }
 
     @Test

@@ -129,6 +129,21 @@ public final class AudioLdmPipeline implements AutoCloseable {
         this.manager = manager;
     }
 
+    /**
+     * Assembles a pipeline from built parts (e.g. an in-memory model). {@code textEncoder} and {@code tokenizer} may
+     * be null (then negatives must be given); closing the pipeline closes {@code unet}, {@code vae} and
+     * {@code manager}, which must own the vocoder's and text encoder's arrays.
+     */
+    public static AudioLdmPipeline of(UNet2DCondition unet, AutoencoderKL vae, HifiGanVocoder vocoder,
+                                      SchedulerConfig schedulerConfig, ClapTextModel textEncoder,
+                                      RobertaBpeTokenizer tokenizer, AudioLdmLengths lengths, NDManager manager) {
+        if (!unet.needsClassLabels()) {
+            throw new ModelFormatException("an AudioLDM UNet needs class_embed_type (simple_projection) for the CLAP"
+                    + " conditioning");
+        }
+        return new AudioLdmPipeline(unet, vae, vocoder, schedulerConfig, textEncoder, tokenizer, lengths, manager);
+    }
+
     /** Loads an AudioLDM pipeline folder; {@code text_encoder/} and {@code tokenizer/} are optional. */
     public static AudioLdmPipeline load(Path folder) {
         if (!Files.isDirectory(folder)) {

@@ -21,6 +21,8 @@ import dev.nextgpt.runtime.imagebind.ImageBindModel;
 import dev.nextgpt.runtime.llm.LlamaConfig;
 import dev.nextgpt.runtime.llm.LlamaModel;
 import dev.nextgpt.runtime.llm.LlamaTokenizer;
+import dev.nextgpt.runtime.io.SafetensorsWriter;
+import dev.nextgpt.runtime.nextgpt.AudioDiffusionDecoder;
 import dev.nextgpt.runtime.nextgpt.InMemoryTensorStore;
 import dev.nextgpt.runtime.nextgpt.LegacyNextGpt;
 import dev.nextgpt.runtime.nextgpt.LegacySettings;
@@ -29,6 +31,7 @@ import dev.nextgpt.runtime.nextgpt.ModalityDecoder;
 import dev.nextgpt.runtime.nextgpt.ParameterAudit;
 import dev.nextgpt.runtime.nextgpt.StableDiffusionDecoder;
 import dev.nextgpt.runtime.nextgpt.TransformerOutputProjector;
+import dev.nextgpt.runtime.nextgpt.VideoDiffusionDecoder;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -47,7 +50,9 @@ import java.util.Set;
  * {@code llama_proj}, three TextFcLayers, a Stable Diffusion image decoder with its CLIP text encoder) at toy size,
  * with deterministic random weights drawn from a seed. Only small classpath resources are read
  * ({@code dev/nextgpt/demo/}: sizes, the tokenizer with the 38 legacy tokens, the SD configs and tensor-name
- * manifests). The outputs are meaningless: media are noise. There is no video or audio decoder.
+ * manifests; {@code video/}: a Zeroscope-style UNet3D + VAE + CLIP text encoder; {@code audio/}: an AudioLDM-style
+ * UNet2D with class embedding + mel VAE + HiFi-GAN + CLAP text encoder). The outputs are meaningless: media are
+ * noise.
  */
 public final class DemoModel {
     private static final String BASE = "/dev/nextgpt/demo/";
@@ -95,6 +100,8 @@ public final class DemoModel {
             }
             Map<Modality, ModalityDecoder> decoders = new EnumMap<>(Modality.class);
             decoders.put(Modality.IMAGE, imageDecoder(tmp, seed + 20));
+            decoders.put(Modality.VIDEO, VideoDiffusionDecoder.load(unpackPipeline(tmp, "video", seed + 30)));
+            decoders.put(Modality.AUDIO, AudioDiffusionDecoder.load(unpackPipeline(tmp, "audio", seed + 40)));
             return new LegacyNextGpt(manager, llm, tokenizer, LegacySettings.defaults(), imagebind, projW, projB,
                     projectors, decoders, Set.of());
         } catch (IOException e) {
@@ -165,6 +172,71 @@ public final class DemoModel {
             }
         }
         return s;
+    }
+
+    private static final List<String> PIPELINE_FILES = List.of("model_index.json", "scheduler/scheduler_config.json",
+            "tokenizer/merges.txt", "tokenizer/special_tokens_map.json", "tokenizer/tokenizer_config.json",
+            "tokenizer/vocab.json");
+
+    /**
+     * Unpacks the diffusers folder {@code name/} (configs, scheduler, tokenizer) and writes seeded random weights for
+     * each model sub-folder listed by its {@code weights_manifest.json} ({@code {"file", "tensors": {name: shape or
+     * [dtype, ...shape]}}}); I64 buffers get their fixed values (position ids {@code arange}, type ids 0).
+     */
+    private static Path unpackPipeline(Path tmp, String name, long seed) throws IOException {
+        Path dir = Files.createDirectories(tmp.resolve(name));
+        for (String f : PIPELINE_FILES) {
+            Path t = dir.resolve(f);
+            Files.createDirectories(t.getParent());
+            Files.write(t, bytes(name + "/" + f));
+        }
+        String[] models = name.equals("audio") ? new String[] {"unet", "vae", "text_encoder", "vocoder"}
+                : new String[] {"unet", "vae", "text_encoder"};
+        long s = seed;
+        for (String sub : models) {
+            Path sd = Files.createDirectories(dir.resolve(sub));
+            Files.write(sd.resolve("config.json"), bytes(name + "/" + sub + "/config.json"));
+            JsonObject man = json(name + "/" + sub + "/weights_manifest.json");
+            JsonObject tensors = man.getAsJsonObject("tensors");
+            java.util.Random r = new java.util.Random(s++);
+            SafetensorsWriter w = new SafetensorsWriter();
+            for (String n : new java.util.TreeSet<>(tensors.keySet())) {
+                var arr = tensors.getAsJsonArray(n);
+                boolean longs = arr.size() > 0 && arr.get(0).isJsonPrimitive() && arr.get(0).getAsJsonPrimitive()
+                        .isString();
+                long[] shape = new long[arr.size() - (longs ? 1 : 0)];
+                for (int i = 0; i < shape.length; i++) {
+                    shape[i] = arr.get(i + (longs ? 1 : 0)).getAsLong();
+                }
+                int count = 1;
+                for (long d : shape) {
+                    count *= (int) d;
+                }
+                if (longs) {
+                    long[] v = new long[count];
+                    if (n.endsWith("position_ids")) {
+                        for (int i = 0; i < count; i++) {
+                            v[i] = i % shape[shape.length - 1];
+                        }
+                    }
+                    w.addLongs(n, shape, v);
+                    continue;
+                }
+                float[] v = new float[count];
+                if (n.endsWith("bias")) {
+                    // zeros
+                } else if (shape.length == 1 && (n.contains("norm") || n.contains("ln") || n.endsWith("weight_g"))) {
+                    java.util.Arrays.fill(v, 1f);
+                } else {
+                    for (int i = 0; i < count; i++) {
+                        v[i] = (float) (0.05 * r.nextGaussian());
+                    }
+                }
+                w.addFloats(n, shape, v);
+            }
+            w.write(sd.resolve(man.get("file").getAsString()));
+        }
+        return dir;
     }
 
     private static ModalityDecoder imageDecoder(Path tmp, long seed) throws IOException {

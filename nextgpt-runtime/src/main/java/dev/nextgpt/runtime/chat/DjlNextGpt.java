@@ -9,7 +9,9 @@ import dev.nextgpt.ChatResponse;
 import dev.nextgpt.ComputeDtype;
 import dev.nextgpt.FinishReason;
 import dev.nextgpt.GenerationOptions;
+import dev.nextgpt.AudioGenerationOptions;
 import dev.nextgpt.ImageGenerationOptions;
+import dev.nextgpt.VideoGenerationOptions;
 import dev.nextgpt.ImagePart;
 import dev.nextgpt.InvalidInputException;
 import dev.nextgpt.MediaRequestPart;
@@ -20,6 +22,7 @@ import dev.nextgpt.NextGptConfig;
 import dev.nextgpt.NextGptException;
 import dev.nextgpt.Part;
 import dev.nextgpt.RuntimeFailureException;
+import dev.nextgpt.TextGenerationOptions;
 import dev.nextgpt.TextPart;
 import dev.nextgpt.Turn;
 import dev.nextgpt.UnsupportedConfigurationException;
@@ -56,8 +59,9 @@ import java.util.concurrent.locks.ReentrantLock;
  *       parts without a file are written to temporary files for the call.</li>
  *   <li><b>System prompt</b>: the legacy model has none; when a request carries one it is put before the first
  *       {@code ### Human:} followed by a newline, otherwise the prompt is exactly the demo's.</li>
- *   <li><b>Decoding</b>: greedy (the demo's top_p 0.01), stop on {@code ###} or EOS, {@code maxNewTokens} from the
- *       text options. At most one media per modality and answer (the demo's {@code max_num_*}); property
+ *   <li><b>Decoding</b>: the text options (temperature, top-p, top-k, repetition penalty, seed, stop strings,
+ *       greedy; the defaults are the demo's near-greedy top_p 0.01), stop on {@code ###} or EOS, {@code maxNewTokens}
+ *       from the text options. At most one media per modality and answer (the demo's {@code max_num_*}); property
  *       {@code nextgpt.max_media_per_modality} changes it.</li>
  *   <li><b>Output</b>: a {@link TextPart} with the answer (signal tokens and the closing {@code ###} removed), then
  *       one part per signal span in answer order: the decoded media, or a {@link MediaRequestPart} with the
@@ -111,29 +115,57 @@ public final class DjlNextGpt implements NextGpt {
         LegacyNextGpt m;
         if (config.demoModel()) {
             m = DemoModel.build(Long.parseLong(config.property("nextgpt.demo_seed").orElse("0")));
-        } else if (config.systemLayout() != null) {
-            if (config.imageBind() != null || config.languageModel() != null || config.checkpoint() != null) {
-                throw new UnsupportedConfigurationException("separate ImageBind / language model / checkpoint paths "
-                        + "are not supported by the legacy pipeline yet; give the system folder (withSystemLayout)");
-            }
-            m = LegacyNextGpt.load(config.systemLayout(), LegacyNextGpt.LoadOptions.defaults()
-                    .withAllowRandomInit(config.allowRandomInit())
-                    .withImageDecoder(config.imageDecoder() == null));
-            if (config.imageDecoder() != null) {
-                m.setDecoder(Modality.IMAGE, dev.nextgpt.runtime.nextgpt.StableDiffusionDecoder.load(
-                        config.imageDecoder()));
-            }
         } else {
-            throw new UnsupportedConfigurationException("the legacy pipeline loads a system folder "
-                    + "(withSystemLayout) or the demo model (withDemoModel); separate component paths are not "
-                    + "supported yet");
-        }
-        if (config.videoDecoder() != null || config.audioDecoder() != null) {
-            m.close();
-            throw new UnsupportedConfigurationException("video/audio decoders (Zeroscope, AudioLDM) are not wired "
-                    + "into this runtime build yet; without them the response carries a MediaRequestPart");
+            LegacyNextGpt.Components parts = components(config);
+            if (config.imageDecoder() != null) {
+                parts = parts.withImageDecoder(config.imageDecoder());
+            }
+            if (config.videoDecoder() != null) {
+                parts = parts.withVideoDecoder(config.videoDecoder());
+            }
+            if (config.audioDecoder() != null) {
+                parts = parts.withAudioDecoder(config.audioDecoder());
+            }
+            m = LegacyNextGpt.load(parts, LegacyNextGpt.LoadOptions.defaults()
+                    .withAllowRandomInit(config.allowRandomInit()));
         }
         return new DjlNextGpt(m, config);
+    }
+
+    /** Property: a {@code nextgpt_config.json}-style settings file for a system given by separate component paths. */
+    public static final String LEGACY_SETTINGS = "nextgpt.legacy_settings";
+
+    /**
+     * The legacy parts: the system folder's, each replaced by a separately given path (ImageBind, language model,
+     * checkpoint), or all three separate paths without a folder.
+     */
+    private static LegacyNextGpt.Components components(NextGptConfig config) {
+        Path settings = config.property(LEGACY_SETTINGS).map(Path::of).orElse(null);
+        if (config.systemLayout() != null) {
+            LegacyNextGpt.Components c = LegacyNextGpt.Components.of(
+                    dev.nextgpt.runtime.nextgpt.LegacySystemLayout.inspect(config.systemLayout()));
+            return new LegacyNextGpt.Components(settings != null ? settings : c.settings(),
+                    config.languageModel() != null ? config.languageModel() : c.vicuna(),
+                    config.checkpoint() != null ? config.checkpoint() : c.delta(),
+                    config.imageBind() != null ? config.imageBind() : c.imagebind(),
+                    c.imageDecoder(), c.videoDecoder(), c.audioDecoder());
+        }
+        List<String> missing = new ArrayList<>();
+        if (config.languageModel() == null) {
+            missing.add("withLanguageModel/withVicuna7b");
+        }
+        if (config.checkpoint() == null) {
+            missing.add("withCheckpoint");
+        }
+        if (config.imageBind() == null) {
+            missing.add("withImageBind");
+        }
+        if (!missing.isEmpty()) {
+            throw new UnsupportedConfigurationException("the legacy pipeline needs a system folder (withSystemLayout) "
+                    + "or all three component paths; missing: " + String.join(", ", missing));
+        }
+        return new LegacyNextGpt.Components(settings, config.languageModel(), config.checkpoint(), config.imageBind(),
+                null, null, null);
     }
 
     private static List<Modality> parseForced(String s) {
@@ -217,7 +249,8 @@ public final class DjlNextGpt implements NextGpt {
                             cancel.set(true);
                         }
                     })
-                    .withCancel(cancel);
+                    .withCancel(cancel)
+                    .withSampling(sampling(opts.text()));
             if (!forced.isEmpty()) {
                 lr = lr.withLogitsProcessor(forcing());
             }
@@ -265,20 +298,48 @@ public final class DjlNextGpt implements NextGpt {
                     + (m == Modality.IMAGE ? "Stable Diffusion" : m == Modality.VIDEO ? "Zeroscope" : "AudioLDM")
                     + " pipeline would receive");
         }
-        ModalityDecoder.Options o = ModalityDecoder.Options.defaults();
-        if (m == Modality.IMAGE) {
-            ImageGenerationOptions io = opts.image();
-            o = o.withSteps(io.steps()).withGuidanceScale(io.guidanceScale());
-            if (io.seed() != null) {
-                o = o.withSeed(io.seed());
-            }
-        }
+        ModalityDecoder.Options o = decoderOptions(m, opts);
         try {
             return decoder.get().decode(cond, o, (step, total) -> l.onMediaProgress(api, step, total),
                     () -> request.cancellation().isCancelled()).part();
         } catch (CancellationException e) {
             return null;
         }
+    }
+
+    /**
+     * The API's text options as the generator's: greedy when asked, otherwise seeded sampling (a random seed when
+     * none is given). The legacy defaults (temperature 1, top-p 0.01) sample from the top token only.
+     */
+    static LegacyNextGpt.Sampling sampling(TextGenerationOptions t) {
+        long seed = t.seed() != null ? t.seed() : new java.security.SecureRandom().nextLong();
+        return new LegacyNextGpt.Sampling(t.greedy(), t.temperature(), t.topP(), t.topK(), t.repetitionPenalty(),
+                seed, t.stopStrings());
+    }
+
+    /** The API's per-modality generation options as decoder options. */
+    static ModalityDecoder.Options decoderOptions(Modality m, GenerationOptions opts) {
+        ModalityDecoder.Options o = ModalityDecoder.Options.defaults();
+        switch (m) {
+            case IMAGE -> {
+                ImageGenerationOptions io = opts.image();
+                o = o.withSteps(io.steps()).withGuidanceScale(io.guidanceScale()).withSeed(io.seed())
+                        .withSize(io.height(), io.width()).withNegativePrompt(io.negativePrompt());
+            }
+            case VIDEO -> {
+                VideoGenerationOptions vo = opts.video();
+                o = o.withSteps(vo.steps()).withGuidanceScale(vo.guidanceScale()).withSeed(vo.seed())
+                        .withSize(vo.height(), vo.width()).withFrames(vo.frames()).withFps(vo.fps())
+                        .withNegativePrompt(vo.negativePrompt());
+            }
+            case AUDIO -> {
+                AudioGenerationOptions ao = opts.audio();
+                o = o.withSteps(ao.steps()).withGuidanceScale(ao.guidanceScale()).withSeed(ao.seed())
+                        .withSeconds(ao.seconds()).withNegativePrompt(ao.negativePrompt());
+            }
+            default -> throw new IllegalStateException(m.name());
+        }
+        return o;
     }
 
     private LogitsProcessor forcing() {
@@ -374,7 +435,7 @@ public final class DjlNextGpt implements NextGpt {
     @Override
     public ModelInfo info() {
         Set<dev.nextgpt.Modality> in = EnumSet.of(dev.nextgpt.Modality.TEXT, dev.nextgpt.Modality.IMAGE,
-                dev.nextgpt.Modality.AUDIO);
+                dev.nextgpt.Modality.AUDIO, dev.nextgpt.Modality.VIDEO);
         Set<dev.nextgpt.Modality> out = EnumSet.of(dev.nextgpt.Modality.TEXT);
         Map<String, String> components = new LinkedHashMap<>();
         components.put(NextGptConfig.LANGUAGE_MODEL, config.demoModel() ? "demo (random)"

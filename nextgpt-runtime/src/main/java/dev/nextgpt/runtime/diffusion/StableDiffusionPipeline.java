@@ -59,6 +59,8 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         private StepListener listener;
         private BooleanSupplier cancelled;
         private IntFunction<NDArray> stepNoise;
+        private Double latentScale;
+        private java.util.function.ObjIntConsumer<NDArray> stepLatents;
 
         public Options steps(int v) {
             this.steps = v;
@@ -126,6 +128,21 @@ public final class StableDiffusionPipeline implements AutoCloseable {
             this.stepNoise = v;
             return this;
         }
+
+        /**
+         * Divisor of the latents before VAE decoding instead of the VAE's {@code scaling_factor} (NExT-GPT's
+         * {@code custom_sd} hard-codes 0.18215).
+         */
+        public Options latentScale(double v) {
+            this.latentScale = v;
+            return this;
+        }
+
+        /** Receives the latents after each step (valid only during the call) and the step index. */
+        public Options stepLatents(java.util.function.ObjIntConsumer<NDArray> v) {
+            this.stepLatents = v;
+            return this;
+        }
     }
 
     /** Final latents [B, C, h, w], image float NHWC in [0, 1], image uint8 NHWC. */
@@ -137,6 +154,17 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         this.unet = unet;
         this.vae = vae;
         this.schedulerConfig = sched;
+    }
+
+    /**
+     * Assembles a pipeline from built parts (e.g. an in-memory model); the text encoder and tokenizer (either may be
+     * null, then negatives must be given) are closed with the pipeline, as are {@code unet} and {@code vae}.
+     */
+    public StableDiffusionPipeline(UNet2DCondition unet, AutoencoderKL vae, SchedulerConfig sched,
+                                   ClipTextModel textEncoder, PromptTokenizer tokenizer) {
+        this(null, unet, vae, sched);
+        this.textEncoder = textEncoder;
+        this.tokenizer = tokenizer;
     }
 
     /** Loads {@code unet/}, {@code vae/} and {@code scheduler/} of a pipeline folder (text encoder lazily). */
@@ -177,6 +205,10 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     /** The text encoder of the folder (loaded on first use). */
     public synchronized ClipTextModel textEncoder() {
         if (textEncoder == null) {
+            if (folder == null) {
+                throw new InvalidInputException("this pipeline has no text encoder; pass negative_prompt_embeds"
+                        + " explicitly");
+            }
             Path te = folder.resolve("text_encoder");
             if (!Files.isDirectory(te)) {
                 throw new InvalidInputException("pipeline folder " + folder + " has no text_encoder/; pass"
@@ -191,6 +223,10 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     public NDArray encodePrompt(String text, NDManager manager) {
         PromptTokenizer tok = tokenizer;
         if (tok == null) {
+            if (folder == null) {
+                throw new InvalidInputException("this pipeline has no tokenizer; pass negative_prompt_embeds"
+                        + " explicitly");
+            }
             Path td = folder.resolve("tokenizer");
             if (!Files.isDirectory(td)) {
                 throw new InvalidInputException("pipeline folder " + folder + " has no tokenizer/; pass"
@@ -209,8 +245,8 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         }
     }
 
-    /** The embeddings of {@code ""} (computed once and cached). */
-    private synchronized NDArray emptyPromptEmbeds() {
+    /** The embeddings of {@code ""} [1, 77, D] (computed once and cached; owned by the pipeline). */
+    public synchronized NDArray emptyPromptEmbeds() {
         if (emptyPromptEmbeds == null) {
             cacheManager = NDManager.newBaseManager();
             emptyPromptEmbeds = encodePrompt("", cacheManager);
@@ -312,6 +348,9 @@ public final class StableDiffusionPipeline implements AutoCloseable {
                 }
                 latents.close();
                 latents = next;
+                if (o.stepLatents != null) {
+                    o.stepLatents.accept(latents, i);
+                }
                 if (o.listener != null) {
                     o.listener.onStep(i, timesteps.length, t);
                 }
@@ -320,7 +359,8 @@ public final class StableDiffusionPipeline implements AutoCloseable {
             NDArray uint8;
             try (NDManager sm = work.newSubManager()) {
                 latents.tempAttach(sm);
-                NDArray decoded = vae.decode(vae.decoderInput(latents));
+                NDArray decoded = vae.decode(o.latentScale != null ? latents.div(o.latentScale.floatValue())
+                        : vae.decoderInput(latents));
                 image = AutoencoderKL.postprocess(decoded);
                 uint8 = AutoencoderKL.toUint8(image);
                 image.attach(manager);

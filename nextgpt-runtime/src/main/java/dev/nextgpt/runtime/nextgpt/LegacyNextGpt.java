@@ -23,6 +23,7 @@ import dev.nextgpt.runtime.llm.LlamaTokenizer;
 import dev.nextgpt.runtime.llm.LoraAdapter;
 import dev.nextgpt.runtime.media.AudioPreprocessor;
 import dev.nextgpt.runtime.media.ImagePreprocessor;
+import dev.nextgpt.runtime.media.VideoPreprocessor;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -62,49 +63,167 @@ import java.util.function.Consumer;
  */
 public final class LegacyNextGpt implements AutoCloseable {
 
-    /** How to load. {@code allowRandomInit} holds {@link ParameterAudit} part names (or {@code "*"}). */
-    public record LoadOptions(Set<String> allowRandomInit, boolean loadImageDecoder, Device device, long seed) {
+    /**
+     * How to load. {@code allowRandomInit} holds {@link ParameterAudit} part names (or {@code "*"});
+     * {@code loadImageDecoder}/{@code loadMediaDecoders} switch off the decoders found in the layout.
+     */
+    public record LoadOptions(Set<String> allowRandomInit, boolean loadImageDecoder, Device device, long seed,
+                              boolean loadMediaDecoders) {
         public static LoadOptions defaults() {
-            return new LoadOptions(Set.of(), true, Device.cpu(), 0L);
+            return new LoadOptions(Set.of(), true, Device.cpu(), 0L, true);
         }
 
         public LoadOptions withAllowRandomInit(Set<String> parts) {
-            return new LoadOptions(parts, loadImageDecoder, device, seed);
+            return new LoadOptions(parts, loadImageDecoder, device, seed, loadMediaDecoders);
         }
 
         public LoadOptions withImageDecoder(boolean on) {
-            return new LoadOptions(allowRandomInit, on, device, seed);
+            return new LoadOptions(allowRandomInit, on, device, seed, loadMediaDecoders);
+        }
+
+        /** Whether the layout's video/audio decoders are loaded. */
+        public LoadOptions withMediaDecoders(boolean on) {
+            return new LoadOptions(allowRandomInit, loadImageDecoder, device, seed, on);
+        }
+    }
+
+    /**
+     * Where the parts of a legacy system are, when they are not in the original folder layout.
+     *
+     * @param settings     {@code nextgpt_config.json}-style summary (ImageBind constructor, LoRA, signal counts), or
+     *                     null for the legacy defaults
+     * @param vicuna       Vicuna folder (HF layout with config and tokenizer)
+     * @param delta        the delta folder ({@code config.json}, tokenizer, {@code pytorch_model.pt|.safetensors})
+     *                     or the delta weights file (its folder holds {@code config.json})
+     * @param imagebind    ImageBind checkpoint file (or folder)
+     * @param imageDecoder Stable Diffusion folder, or null
+     * @param videoDecoder Zeroscope folder, or null
+     * @param audioDecoder AudioLDM folder, or null
+     */
+    public record Components(Path settings, Path vicuna, Path delta, Path imagebind, Path imageDecoder,
+                             Path videoDecoder, Path audioDecoder) {
+        /** The components of an original legacy folder ({@link LegacySystemLayout}). */
+        public static Components of(LegacySystemLayout layout) {
+            if (layout.kind() != LegacySystemLayout.Kind.LEGACY) {
+                throw new UnsupportedConfigurationException(layout.root() + " is a current (nextgpt_llama) NExT-GPT "
+                        + "system; LegacyNextGpt loads only the legacy 7b_tiva_v0 layout");
+            }
+            layout.requireComplete(Set.of());
+            return new Components(layout.path(LegacySystemLayout.SUMMARY_CONFIG).orElse(null),
+                    layout.path(LegacySystemLayout.LLM_FOLDER).orElseThrow(),
+                    layout.path(LegacySystemLayout.DELTA_CONFIG).orElseThrow().getParent(),
+                    layout.path(LegacySystemLayout.IMAGEBIND).orElseThrow(),
+                    layout.path(LegacySystemLayout.IMAGE_DECODER).orElse(null),
+                    layout.path(LegacySystemLayout.VIDEO_DECODER).orElse(null),
+                    layout.path(LegacySystemLayout.AUDIO_DECODER).orElse(null));
+        }
+
+        public Components withImageDecoder(Path p) {
+            return new Components(settings, vicuna, delta, imagebind, p, videoDecoder, audioDecoder);
+        }
+
+        public Components withVideoDecoder(Path p) {
+            return new Components(settings, vicuna, delta, imagebind, imageDecoder, p, audioDecoder);
+        }
+
+        public Components withAudioDecoder(Path p) {
+            return new Components(settings, vicuna, delta, imagebind, imageDecoder, videoDecoder, p);
+        }
+
+        /** The folder holding the delta's {@code config.json}. */
+        Path deltaDir() {
+            return Files.isDirectory(delta) ? delta : delta.toAbsolutePath().getParent();
+        }
+
+        /** Opens the delta weights: the given file, or in a folder {@code pytorch_model.pt} then its safetensors twin. */
+        TensorStore openDelta() {
+            if (!Files.isDirectory(delta)) {
+                return Checkpoints.open(delta);
+            }
+            Path pt = delta.resolve("pytorch_model.pt");
+            Path twin = delta.resolve("pytorch_model.safetensors");
+            if (Files.isRegularFile(pt)) {
+                try {
+                    return Checkpoints.open(pt);
+                } catch (dev.nextgpt.NextGptException e) {
+                    if (!Files.isRegularFile(twin)) {
+                        throw e;
+                    }
+                }
+            }
+            if (Files.isRegularFile(twin)) {
+                return Checkpoints.open(twin);
+            }
+            throw new ModelFormatException("legacy delta folder " + delta + " has neither pytorch_model.pt nor "
+                    + "pytorch_model.safetensors");
+        }
+    }
+
+    /**
+     * How tokens are chosen: greedy (arg-max), or multinomial sampling after repetition penalty, temperature, top-k
+     * ({@code 0} = off) and top-p ({@code 1} = off) from a seeded generator. {@code stopStrings} end the answer in
+     * addition to the legacy {@code ###} / EOS stops.
+     */
+    public record Sampling(boolean greedy, double temperature, double topP, int topK, double repetitionPenalty,
+                           long seed, List<String> stopStrings) {
+        public static final Sampling GREEDY = new Sampling(true, 1.0, 1.0, 0, 1.0, 0L, List.of());
+
+        public Sampling {
+            stopStrings = List.copyOf(stopStrings);
+        }
+
+        void applyTo(GenerationOptions o) {
+            if (greedy) {
+                o.greedy();
+            } else {
+                o.sample(temperature, topK, topP, seed);
+            }
+            if (repetitionPenalty != 1.0) {
+                o.repetitionPenalty(repetitionPenalty);
+            }
+            for (String s : stopStrings) {
+                o.stopString(s);
+            }
         }
     }
 
     /** Settings of one {@link #generate} call. */
     public record Request(String prompt, Path mediaBase, int maxNewTokens, Map<Modality, Integer> maxPerModality,
                           GenerationOptions.LogitsProcessor logitsProcessor, Consumer<String> textStreamer,
-                          AtomicBoolean cancel) {
-        /** The legacy demo: 246 new tokens, at most one span per modality. */
+                          AtomicBoolean cancel, Sampling sampling) {
+        /**
+         * The legacy demo: 246 new tokens, at most one span per modality, greedy (the demo's top_p 0.01 keeps only
+         * the top token).
+         */
         public static Request of(String prompt, Path mediaBase) {
             return new Request(prompt, mediaBase, 246, Map.of(Modality.IMAGE, 1, Modality.VIDEO, 1,
-                    Modality.AUDIO, 1), null, null, null);
+                    Modality.AUDIO, 1), null, null, null, Sampling.GREEDY);
         }
 
         public Request withMaxNewTokens(int n) {
-            return new Request(prompt, mediaBase, n, maxPerModality, logitsProcessor, textStreamer, cancel);
+            return new Request(prompt, mediaBase, n, maxPerModality, logitsProcessor, textStreamer, cancel, sampling);
         }
 
         public Request withLogitsProcessor(GenerationOptions.LogitsProcessor p) {
-            return new Request(prompt, mediaBase, maxNewTokens, maxPerModality, p, textStreamer, cancel);
+            return new Request(prompt, mediaBase, maxNewTokens, maxPerModality, p, textStreamer, cancel, sampling);
         }
 
         public Request withTextStreamer(Consumer<String> s) {
-            return new Request(prompt, mediaBase, maxNewTokens, maxPerModality, logitsProcessor, s, cancel);
+            return new Request(prompt, mediaBase, maxNewTokens, maxPerModality, logitsProcessor, s, cancel, sampling);
         }
 
         public Request withCancel(AtomicBoolean c) {
-            return new Request(prompt, mediaBase, maxNewTokens, maxPerModality, logitsProcessor, textStreamer, c);
+            return new Request(prompt, mediaBase, maxNewTokens, maxPerModality, logitsProcessor, textStreamer, c,
+                    sampling);
         }
 
         public Request withMaxPerModality(Map<Modality, Integer> m) {
-            return new Request(prompt, mediaBase, maxNewTokens, m, logitsProcessor, textStreamer, cancel);
+            return new Request(prompt, mediaBase, maxNewTokens, m, logitsProcessor, textStreamer, cancel, sampling);
+        }
+
+        public Request withSampling(Sampling s) {
+            return new Request(prompt, mediaBase, maxNewTokens, maxPerModality, logitsProcessor, textStreamer, cancel,
+                    s == null ? Sampling.GREEDY : s);
         }
     }
 
@@ -155,6 +274,7 @@ public final class LegacyNextGpt implements AutoCloseable {
     private final Set<String> randomInitParts;
     private final ImagePreprocessor imagePreprocessor;
     private final AudioPreprocessor audioPreprocessor;
+    private final VideoPreprocessor videoPreprocessor;
 
     /**
      * Assembles a system from built parts (the loader and the embedded demo model use this). Takes ownership of
@@ -182,6 +302,9 @@ public final class LegacyNextGpt implements AutoCloseable {
         int size = imagebind == null ? 224 : imagebind.config().imageSize();
         this.imagePreprocessor = new ImagePreprocessor(size, false);
         this.audioPreprocessor = new AudioPreprocessor();
+        VideoPreprocessor.Options vo = VideoPreprocessor.Options.defaults();
+        this.videoPreprocessor = new VideoPreprocessor(new VideoPreprocessor.Options(vo.clipDuration(),
+                vo.clipsPerVideo(), vo.framesPerClip(), size));
         validateDims();
     }
 
@@ -189,21 +312,28 @@ public final class LegacyNextGpt implements AutoCloseable {
 
     /** Loads the legacy system at {@code root} (see the class comment). */
     public static LegacyNextGpt load(Path root, LoadOptions options) {
-        LegacySystemLayout layout = LegacySystemLayout.inspect(root);
-        if (layout.kind() != LegacySystemLayout.Kind.LEGACY) {
-            throw new UnsupportedConfigurationException(root + " is a current (nextgpt_llama) NExT-GPT system; "
-                    + "LegacyNextGpt loads only the legacy 7b_tiva_v0 layout");
+        return load(Components.of(LegacySystemLayout.inspect(root)), options);
+    }
+
+    /** Loads a legacy system from separately given parts (see {@link Components}). */
+    public static LegacyNextGpt load(Components parts, LoadOptions options) {
+        for (Path p : new Path[] {parts.vicuna(), parts.delta(), parts.imagebind()}) {
+            if (p == null || !Files.exists(p)) {
+                throw new InvalidInputException("legacy NExT-GPT component path " + p + " does not exist");
+            }
         }
-        layout.requireComplete(Set.of());
-        LegacySettings settings = LegacySettings.read(layout.path(LegacySystemLayout.SUMMARY_CONFIG).orElse(null));
+        LegacySettings settings = LegacySettings.read(parts.settings());
         for (String mode : settings.projectorModes().values()) {
             TransformerOutputProjector.requireRunnableLegacyMode(mode);
         }
-        Path vicuna = layout.path(LegacySystemLayout.LLM_FOLDER).orElseThrow();
-        Path deltaDir = layout.path(LegacySystemLayout.DELTA_CONFIG).orElseThrow().getParent();
+        Path vicuna = parts.vicuna();
+        Path deltaDir = parts.deltaDir();
+        if (!Files.isRegularFile(deltaDir.resolve("config.json"))) {
+            throw new ModelFormatException("legacy delta folder " + deltaDir + " has no config.json");
+        }
         LlamaConfig llmConfig = LlamaConfig.load(vicuna);
         JsonConfig deltaConfig = JsonConfig.read(deltaDir.resolve("config.json"));
-        Path ibPath = layout.path(LegacySystemLayout.IMAGEBIND).orElseThrow();
+        Path ibPath = parts.imagebind();
         ImageBindConfig ibConfig = settings.imageBindConstructor().map(ImageBindConfig::fromJson)
                 .orElseGet(() -> ImageBindConfig.forModel(ibPath));
 
@@ -212,7 +342,7 @@ public final class LegacyNextGpt implements AutoCloseable {
         try {
             LlamaTokenizer tokenizer = loadTokenizer(deltaDir, vicuna);
             opened.add(tokenizer);
-            TensorStore deltaFile = layout.openDelta();
+            TensorStore deltaFile = parts.openDelta();
             opened.add(deltaFile);
             ParameterAudit.LegacyDims dims = legacyDims(llmConfig, deltaConfig, ibConfig, settings, deltaFile);
             ParameterAudit.Report report = ParameterAudit.legacyDelta(dims).audit(deltaFile);
@@ -228,6 +358,25 @@ public final class LegacyNextGpt implements AutoCloseable {
                     "LLM hidden_size (" + vicuna.resolve("config.json") + ")", llmConfig.hiddenSize());
             v.require("delta config.json hidden_size", deltaConfig.getInt("hidden_size"),
                     "vicuna config.json hidden_size", llmConfig.hiddenSize());
+            Map<Modality, Path> decoderFolders = new EnumMap<>(Modality.class);
+            if (options.loadImageDecoder() && parts.imageDecoder() != null) {
+                decoderFolders.put(Modality.IMAGE, parts.imageDecoder());
+            }
+            if (options.loadMediaDecoders() && parts.videoDecoder() != null) {
+                decoderFolders.put(Modality.VIDEO, parts.videoDecoder());
+            }
+            if (options.loadMediaDecoders() && parts.audioDecoder() != null) {
+                decoderFolders.put(Modality.AUDIO, parts.audioDecoder());
+            }
+            for (Map.Entry<Modality, Path> e : decoderFolders.entrySet()) {
+                Modality m = e.getKey();
+                long[] cs = decoderConditioningShape(m, e.getValue());
+                int out = m == Modality.IMAGE ? dims.imageOut() : m == Modality.VIDEO ? dims.videoOut()
+                        : dims.audioOut();
+                v.require(m + " TextFcLayer output width (" + projectorPrefix(m) + "model.weight in the delta)", out,
+                        m + " decoder conditioning width (" + e.getValue() + ", shape " + Arrays.toString(cs) + ")",
+                        cs[cs.length - 1]);
+            }
             v.validate();
 
             LlamaModel llm = loadLlm(llmConfig, vicuna, delta, options.device());
@@ -252,11 +401,17 @@ public final class LegacyNextGpt implements AutoCloseable {
                 opened.add(p);
             }
             Map<Modality, ModalityDecoder> decoders = new EnumMap<>(Modality.class);
-            Optional<Path> sd = layout.path(LegacySystemLayout.IMAGE_DECODER);
-            if (options.loadImageDecoder() && sd.isPresent()) {
-                StableDiffusionDecoder d = StableDiffusionDecoder.load(sd.get());
-                decoders.put(Modality.IMAGE, d);
-                opened.add(d);
+            if (options.loadImageDecoder() && parts.imageDecoder() != null) {
+                decoders.put(Modality.IMAGE, loadDecoder(Modality.IMAGE, parts.imageDecoder(),
+                        projectors.get(Modality.IMAGE), opened));
+            }
+            if (options.loadMediaDecoders() && parts.videoDecoder() != null) {
+                decoders.put(Modality.VIDEO, loadDecoder(Modality.VIDEO, parts.videoDecoder(),
+                        projectors.get(Modality.VIDEO), opened));
+            }
+            if (options.loadMediaDecoders() && parts.audioDecoder() != null) {
+                decoders.put(Modality.AUDIO, loadDecoder(Modality.AUDIO, parts.audioDecoder(),
+                        projectors.get(Modality.AUDIO), opened));
             }
             if (delta != deltaFile) {
                 delta.close();
@@ -275,6 +430,68 @@ public final class LegacyNextGpt implements AutoCloseable {
             }
             manager.close();
             throw e;
+        }
+    }
+
+    /**
+     * The conditioning shape the decoder folder of {@code m} accepts, read from its configs without loading
+     * weights: image/video {@code [1, 77, cross_attention_dim]}, audio {@code [1, projection dim]}.
+     */
+    public static long[] decoderConditioningShape(Modality m, Path folder) {
+        if (!Files.isDirectory(folder)) {
+            throw new InvalidInputException(m.name().toLowerCase(java.util.Locale.ROOT) + " decoder folder " + folder
+                    + " does not exist");
+        }
+        return switch (m) {
+            case IMAGE -> StableDiffusionDecoder.conditioningShapeOf(folder);
+            case VIDEO -> VideoDiffusionDecoder.conditioningShapeOf(folder);
+            case AUDIO -> AudioDiffusionDecoder.conditioningShapeOf(folder);
+        };
+    }
+
+    /**
+     * Checks that the {@code m} TextFcLayer's output width equals the decoder's conditioning width (from the folder's
+     * configs, before any weight is read), naming both sides when not.
+     */
+    public static void requireDecoderFits(Modality m, TransformerOutputProjector projector, Path folder) {
+        long[] cs = decoderConditioningShape(m, folder);
+        DimsValidator v = new DimsValidator();
+        v.require(m + " TextFcLayer output width", projector.config().outDim(), m + " decoder conditioning width ("
+                + folder + ", shape " + Arrays.toString(cs) + ")", cs[cs.length - 1]);
+        v.validate();
+    }
+
+    /** Loads the decoder of {@code m} from {@code folder} after {@link #requireDecoderFits}. */
+    public static ModalityDecoder loadDecoder(Modality m, Path folder, TransformerOutputProjector projector) {
+        if (projector != null) {
+            requireDecoderFits(m, projector, folder);
+        }
+        return switch (m) {
+            case IMAGE -> StableDiffusionDecoder.load(folder);
+            case VIDEO -> VideoDiffusionDecoder.load(folder);
+            case AUDIO -> AudioDiffusionDecoder.load(folder);
+        };
+    }
+
+    private static ModalityDecoder loadDecoder(Modality m, Path folder, TransformerOutputProjector projector,
+                                               List<AutoCloseable> opened) {
+        ModalityDecoder d = loadDecoder(m, folder, projector);
+        opened.add(d);
+        return d;
+    }
+
+    /** Loads and installs the decoder of {@code m} (validated first); the previous one is closed. */
+    public void loadDecoder(Modality m, Path folder) {
+        ModalityDecoder d = loadDecoder(m, folder, projectors.get(m));
+        ModalityDecoder old;
+        try {
+            old = setDecoder(m, d);
+        } catch (RuntimeException e) {
+            d.close();
+            throw e;
+        }
+        if (old != null) {
+            old.close();
         }
     }
 
@@ -495,7 +712,10 @@ public final class LegacyNextGpt implements AutoCloseable {
         return n;
     }
 
-    /** ImageBind legacy embedding {@code [1, D]} of one file (images: vision; audio: 3 clips averaged). */
+    /**
+     * ImageBind legacy embedding {@code [1, D]} of one file (images: vision; audio: 3 clips averaged; video: vision
+     * over 5 clips × 3 crops, averaged).
+     */
     public NDArray imagebindEmbedding(Modality modality, Path file, NDManager m) {
         if (imagebind == null) {
             throw new UnsupportedConfigurationException("this NExT-GPT instance has no ImageBind encoder");
@@ -519,8 +739,15 @@ public final class LegacyNextGpt implements AutoCloseable {
                 input = m.create(r.values(), new Shape(shape));
                 ibm = dev.nextgpt.runtime.imagebind.Modality.AUDIO;
             }
-            default -> throw new UnsupportedConfigurationException("video input (" + file + ") needs the ImageBind "
-                    + "video preprocessing, which this build does not include yet; send images or audio");
+            case VIDEO -> {
+                VideoPreprocessor.Result r = preprocessVideo(file);
+                long[] shape = new long[r.shape().length + 1];
+                shape[0] = 1;
+                System.arraycopy(r.shape(), 0, shape, 1, r.shape().length);
+                input = m.create(r.values(), new Shape(shape)); // (1, clips·crops, 3, T, H, W)
+                ibm = dev.nextgpt.runtime.imagebind.Modality.VISION;
+            }
+            default -> throw new IllegalStateException(modality.name());
         }
         ImageBindModel.Encoding e = imagebind.encode(ibm, input);
         NDArray out = e.nextgptLegacy();
@@ -532,6 +759,22 @@ public final class LegacyNextGpt implements AutoCloseable {
         }
         input.close();
         return out;
+    }
+
+    /**
+     * ImageBind's video preprocessing ({@code load_and_transform_video_data}: 5 clips × 3 crops) of an MP4 (H.264)
+     * or animated GIF file.
+     */
+    private VideoPreprocessor.Result preprocessVideo(Path file) {
+        if (file.getFileName().toString().toLowerCase(java.util.Locale.ROOT).endsWith(".gif")) {
+            dev.nextgpt.VideoPart v = dev.nextgpt.VideoPart.readGif(file);
+            List<java.awt.image.BufferedImage> frames = new ArrayList<>();
+            for (dev.nextgpt.ImagePart f : v.frames()) {
+                frames.add(f.toBufferedImage());
+            }
+            return videoPreprocessor.process(frames, v.fps());
+        }
+        return videoPreprocessor.process(file);
     }
 
     /** Rows of the LLM's input embedding table (delta {@code embed_tokens}). */
@@ -583,6 +826,11 @@ public final class LegacyNextGpt implements AutoCloseable {
                           List<Feature> features, int maxNew, NDManager m) {
         GenerationOptions o = new GenerationOptions().greedy().maxNewTokens(maxNew)
                 .eosTokenIds(Math.toIntExact(tokenizer.eosId())).collectHiddenStates(true).collectLogits(true);
+        Sampling sampling = request.sampling() == null ? Sampling.GREEDY : request.sampling();
+        sampling.applyTo(o);
+        if (!sampling.stopStrings().isEmpty()) {
+            o.tokenizer(llamaTokenizer);
+        }
         for (long s : stopIds) {
             o.stopIds(s);
         }

@@ -8,32 +8,63 @@ import java.util.function.BooleanSupplier;
 
 /**
  * A media decoder of NExT-GPT (reference §5): takes the output projector's conditioning and produces one media
- * {@link Part}. Implementations: {@link StableDiffusionDecoder} (image). A requested modality without a decoder is
+ * {@link Part}. Implementations: {@link StableDiffusionDecoder} (image), {@link VideoDiffusionDecoder} (Zeroscope video), {@link
+ * AudioDiffusionDecoder} (AudioLDM audio). A requested modality without a decoder is
  * answered with a {@link dev.nextgpt.MediaRequestPart} carrying the conditioning.
  */
 public interface ModalityDecoder extends AutoCloseable {
 
-    /** Settings of one decoding call; null fields take the decoder's defaults. */
+    /**
+     * Settings of one decoding call; null fields take the decoder's defaults. {@code negativePrompt} replaces the
+     * empty unconditional prompt (encoded with the decoder's own text encoder); {@code fps} is the frame rate written
+     * into a video part.
+     */
     record Options(Integer steps, Double guidanceScale, Long seed, NDArray initialLatents, Integer height,
-                   Integer width, Integer frames, Double seconds) {
+                   Integer width, Integer frames, Double seconds, String negativePrompt, Double fps) {
         public static Options defaults() {
-            return new Options(null, null, null, null, null, null, null, null);
+            return new Options(null, null, null, null, null, null, null, null, null, null);
         }
 
-        public Options withSteps(int n) {
-            return new Options(n, guidanceScale, seed, initialLatents, height, width, frames, seconds);
+        public Options withSteps(Integer n) {
+            return new Options(n, guidanceScale, seed, initialLatents, height, width, frames, seconds, negativePrompt,
+                    fps);
         }
 
-        public Options withGuidanceScale(double g) {
-            return new Options(steps, g, seed, initialLatents, height, width, frames, seconds);
+        public Options withGuidanceScale(Double g) {
+            return new Options(steps, g, seed, initialLatents, height, width, frames, seconds, negativePrompt, fps);
         }
 
-        public Options withSeed(long s) {
-            return new Options(steps, guidanceScale, s, initialLatents, height, width, frames, seconds);
+        public Options withSeed(Long s) {
+            return new Options(steps, guidanceScale, s, initialLatents, height, width, frames, seconds, negativePrompt,
+                    fps);
         }
 
         public Options withInitialLatents(NDArray latents) {
-            return new Options(steps, guidanceScale, seed, latents, height, width, frames, seconds);
+            return new Options(steps, guidanceScale, seed, latents, height, width, frames, seconds, negativePrompt,
+                    fps);
+        }
+
+        public Options withSize(Integer h, Integer w) {
+            return new Options(steps, guidanceScale, seed, initialLatents, h, w, frames, seconds, negativePrompt, fps);
+        }
+
+        public Options withFrames(Integer f) {
+            return new Options(steps, guidanceScale, seed, initialLatents, height, width, f, seconds, negativePrompt,
+                    fps);
+        }
+
+        public Options withSeconds(Double s) {
+            return new Options(steps, guidanceScale, seed, initialLatents, height, width, frames, s, negativePrompt,
+                    fps);
+        }
+
+        public Options withNegativePrompt(String p) {
+            return new Options(steps, guidanceScale, seed, initialLatents, height, width, frames, seconds, p, fps);
+        }
+
+        public Options withFps(Double f) {
+            return new Options(steps, guidanceScale, seed, initialLatents, height, width, frames, seconds,
+                    negativePrompt, f);
         }
     }
 

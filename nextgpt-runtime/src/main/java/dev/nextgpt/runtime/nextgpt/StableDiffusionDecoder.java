@@ -13,15 +13,15 @@ import dev.nextgpt.runtime.clip.ClipBpeTokenizer;
 import dev.nextgpt.runtime.cliptext.ClipTextModel;
 import dev.nextgpt.runtime.diffusion.AutoencoderKL;
 import dev.nextgpt.runtime.diffusion.UNet2DCondition;
-import dev.nextgpt.runtime.diffusion.scheduler.DiffusionScheduler;
+import dev.nextgpt.runtime.config.JsonConfig;
+import dev.nextgpt.runtime.diffusion.StableDiffusionPipeline;
+import dev.nextgpt.runtime.diffusion.UNet2DConditionConfig;
 import dev.nextgpt.runtime.diffusion.scheduler.SchedulerConfig;
-import dev.nextgpt.runtime.diffusion.scheduler.Schedulers;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.Random;
 import java.util.concurrent.CancellationException;
 import java.util.function.BooleanSupplier;
 
@@ -32,8 +32,8 @@ import java.util.function.BooleanSupplier;
  * {@code [1, C, sample_size, sample_size]}, decode with {@code 1/0.18215} (hard-coded in {@code custom_sd}), then
  * {@code (x/2+0.5).clamp(0,1)}. Defaults: 50 steps, guidance 7.5. No safety checker.
  *
- * <p>This is NExT-GPT glue over the {@code runtime.diffusion} / {@code runtime.cliptext} networks; the negative
- * embedding is computed once and cached.
+ * <p>This is NExT-GPT glue over {@link StableDiffusionPipeline} (the one SD implementation); the negative
+ * embedding is computed once and cached by the pipeline.
  */
 public final class StableDiffusionDecoder implements ModalityDecoder {
     /** The VAE scale {@code custom_sd.decode_latents} hard-codes. */
@@ -41,35 +41,28 @@ public final class StableDiffusionDecoder implements ModalityDecoder {
     public static final int DEFAULT_STEPS = 50;
     public static final double DEFAULT_GUIDANCE = 7.5;
 
-    private final NDManager manager;
-    private final UNet2DCondition unet;
-    private final AutoencoderKL vae;
-    private final SchedulerConfig schedulerConfig;
-    private final NDArray negativeEmbeds;
+    private final StableDiffusionPipeline pipeline;
     private final int defaultSteps;
 
     /**
-     * Assembles the decoder; the text encoder and tokenizer are used once to encode the empty negative prompt and
-     * are not kept. Takes ownership of {@code unet} and {@code vae}.
+     * Assembles the decoder from built parts; takes ownership of {@code unet}, {@code vae} and {@code textEncoder}
+     * (kept for negative prompts). The empty-prompt negative is encoded now.
      */
     public StableDiffusionDecoder(UNet2DCondition unet, AutoencoderKL vae, ClipTextModel textEncoder,
                                   ClipBpeTokenizer tokenizer, SchedulerConfig schedulerConfig, int defaultSteps) {
-        this.manager = NDManager.newBaseManager();
-        this.unet = unet;
-        this.vae = vae;
-        this.schedulerConfig = schedulerConfig;
+        this(new StableDiffusionPipeline(unet, vae, schedulerConfig, textEncoder, tokenizer::encode), defaultSteps);
+    }
+
+    /** Wraps a pipeline (owned from now on) that can encode the empty prompt. */
+    public StableDiffusionDecoder(StableDiffusionPipeline pipeline, int defaultSteps) {
+        this.pipeline = pipeline;
         this.defaultSteps = defaultSteps;
-        try (NDManager tmp = manager.newSubManager()) {
-            long[] ids = tokenizer.encode("");
-            NDArray out = textEncoder.forward(tmp.create(ids).reshape(1, ids.length)).lastHiddenState();
-            NDArray neg = out.toType(DataType.FLOAT32, true);
-            neg.attach(manager);
-            this.negativeEmbeds = neg;
-        }
-        long[] expect = conditioningShape();
-        if (negativeEmbeds.getShape().get(2) != expect[2]) {
-            throw new ModelFormatException("SD text encoder width " + negativeEmbeds.getShape().get(2)
-                    + " differs from the UNet cross_attention_dim " + expect[2]);
+        NDArray neg = pipeline.emptyPromptEmbeds();
+        int d = pipeline.unet().config().crossAttentionDim()[0];
+        if (neg.getShape().get(2) != d) {
+            pipeline.close();
+            throw new ModelFormatException("SD text encoder width " + neg.getShape().get(2)
+                    + " differs from the UNet cross_attention_dim " + d);
         }
     }
 
@@ -81,20 +74,36 @@ public final class StableDiffusionDecoder implements ModalityDecoder {
                         + "'");
             }
         }
-        UNet2DCondition unet = UNet2DCondition.load(folder.resolve("unet"));
-        AutoencoderKL vae = null;
-        try (ClipTextModel text = ClipTextModel.load(folder.resolve("text_encoder"))) {
-            vae = AutoencoderKL.load(folder.resolve("vae"));
-            return new StableDiffusionDecoder(unet, vae, text,
-                    ClipBpeTokenizer.fromFolder(folder.resolve("tokenizer")),
-                    SchedulerConfig.read(folder.resolve("scheduler")), DEFAULT_STEPS);
+        StableDiffusionPipeline p = StableDiffusionPipeline.load(folder);
+        try {
+            return new StableDiffusionDecoder(p, DEFAULT_STEPS);
         } catch (RuntimeException e) {
-            unet.close();
-            if (vae != null) {
-                vae.close();
-            }
+            p.close();
             throw e;
         }
+    }
+
+    /**
+     * The conditioning shape an SD folder accepts, {@code [1, 77, unet cross_attention_dim]}, from
+     * {@code unet/config.json} only (no weights). The token count is the text encoder's
+     * {@code max_position_embeddings} when its config is present.
+     */
+    public static long[] conditioningShapeOf(Path folder) {
+        Path cfg = folder.resolve("unet").resolve("config.json");
+        if (!Files.isRegularFile(cfg)) {
+            throw new ModelFormatException("image decoder folder " + folder + " has no unet/config.json (expected a "
+                    + "diffusers StableDiffusionPipeline layout)");
+        }
+        long tokens = 77;
+        Path te = folder.resolve("text_encoder").resolve("config.json");
+        if (Files.isRegularFile(te)) {
+            tokens = JsonConfig.read(te).getInt("max_position_embeddings", 77);
+        }
+        return new long[] {1, tokens, UNet2DConditionConfig.read(cfg).crossAttentionDim()[0]};
+    }
+
+    public StableDiffusionPipeline pipeline() {
+        return pipeline;
     }
 
     @Override
@@ -104,18 +113,18 @@ public final class StableDiffusionDecoder implements ModalityDecoder {
 
     @Override
     public long[] conditioningShape() {
-        return new long[] {1, negativeEmbeds.getShape().get(1), unet.config().crossAttentionDim()[0]};
+        return new long[] {1, negativeEmbeds().getShape().get(1), pipeline.unet().config().crossAttentionDim()[0]};
     }
 
     /** The empty-prompt embedding {@code [1, 77, D]} used as the CFG negative. */
     public NDArray negativeEmbeds() {
-        return negativeEmbeds;
+        return pipeline.emptyPromptEmbeds();
     }
 
-    /** Latent shape {@code [1, C, s, s]} from the UNet config ({@code in_channels}, {@code sample_size}). */
+    /** Latent shape {@code [1, C, s, s]} at the default size. */
     public long[] latentShape() {
-        int s = unet.config().sampleSize();
-        return new long[] {1, unet.config().inChannels(), s, s};
+        int s = pipeline.unet().config().sampleSize();
+        return new long[] {1, pipeline.vae().config().latentChannels(), s, s};
     }
 
     @Override
@@ -128,54 +137,43 @@ public final class StableDiffusionDecoder implements ModalityDecoder {
             throw new InvalidInputException("image decoder conditioning must be " + new Shape(want) + " (77 tokens × "
                     + "UNet cross_attention_dim) but is " + conditioning.getShape());
         }
-        int steps = o.steps() != null ? o.steps() : defaultSteps;
-        double g = o.guidanceScale() != null ? o.guidanceScale() : DEFAULT_GUIDANCE;
         NDManager out = conditioning.getManager();
-        try (NDManager scope = manager.newSubManager(); DiffusionScheduler scheduler = Schedulers.fromConfig(schedulerConfig)) {
-            scheduler.setTimesteps(steps);
-            NDArray latents;
-            if (o.initialLatents() != null) {
-                if (!java.util.Arrays.equals(o.initialLatents().getShape().getShape(), latentShape())) {
-                    throw new InvalidInputException("initial latents must be " + new Shape(latentShape()) + " but are "
-                            + o.initialLatents().getShape());
-                }
-                latents = o.initialLatents().toType(DataType.FLOAT32, true);
-                latents.attach(scope);
-            } else {
-                latents = gaussian(scope, latentShape(), o.seed() != null ? o.seed() : 0L);
-            }
-            latents = latents.mul(scheduler.initNoiseSigma());
+        try (NDManager scope = out.newSubManager()) {
             NDArray c = cond.toType(DataType.FLOAT32, true);
             c.attach(scope);
-            boolean cfg = g > 1.0;
-            NDArray context = cfg ? NDArrays.concat(new NDList(negativeEmbeds, c), 0) : c;
-            double[] ts = scheduler.timesteps();
             NDList perLoop = new NDList();
-            for (int i = 0; i < ts.length; i++) {
-                if (cancelled != null && cancelled.getAsBoolean()) {
-                    throw new CancellationException("image decoding cancelled at step " + i + " of " + ts.length);
-                }
-                try (NDManager step = scope.newSubManager()) {
-                    NDArray in = cfg ? NDArrays.concat(new NDList(latents, latents), 0) : latents;
-                    in = scheduler.scaleModelInput(in, ts[i]);
-                    NDArray t = scheduler.integerTimesteps() ? step.create(new long[] {(long) ts[i]})
-                            : step.create(new float[] {(float) ts[i]});
-                    NDArray eps = unet.forward(in, t, context, null);
-                    if (cfg) {
-                        NDArray u = eps.get("0:1");
-                        NDArray tx = eps.get("1:2");
-                        eps = u.add(tx.sub(u).mul((float) g));
-                    }
-                    NDArray next = scheduler.step(eps, ts[i], latents).prevSample();
-                    next.attach(scope);
-                    latents = next;
-                }
-                perLoop.add(latents);
-                p.onStep(i + 1, ts.length);
+            StableDiffusionPipeline.Options po = new StableDiffusionPipeline.Options()
+                    .steps(o.steps() != null ? o.steps() : defaultSteps)
+                    .guidanceScale(o.guidanceScale() != null ? o.guidanceScale() : DEFAULT_GUIDANCE)
+                    .seed(o.seed() != null ? o.seed() : 0L)
+                    .latentScale(LEGACY_LATENT_SCALE)
+                    .cancelled(cancelled)
+                    .stepLatents((latents, i) -> {
+                        NDArray copy = latents.duplicate();
+                        copy.attach(scope);
+                        perLoop.add(copy);
+                    })
+                    .listener((i, total, t) -> p.onStep(i + 1, total));
+            if (o.height() != null) {
+                po.height(o.height());
             }
-            NDArray decoded = vae.decode(latents.div(LEGACY_LATENT_SCALE));
-            NDArray imageFloat = AutoencoderKL.postprocess(decoded);
-            NDArray uint8 = AutoencoderKL.toUint8(imageFloat);
+            if (o.width() != null) {
+                po.width(o.width());
+            }
+            if (o.initialLatents() != null) {
+                po.latents(o.initialLatents());
+            }
+            if (o.negativePrompt() != null && !o.negativePrompt().isEmpty()) {
+                po.negativePromptEmbeds(pipeline.encodePrompt(o.negativePrompt(), scope));
+            }
+            StableDiffusionPipeline.Result r;
+            try {
+                r = pipeline.generate(c, po, scope);
+            } catch (CancellationException e) {
+                throw new CancellationException("image decoding cancelled: " + e.getMessage());
+            }
+            NDArray imageFloat = r.image();
+            NDArray uint8 = r.imageUint8();
             Shape is = imageFloat.getShape();
             int h = (int) is.get(1);
             int w = (int) is.get(2);
@@ -183,7 +181,7 @@ public final class StableDiffusionDecoder implements ModalityDecoder {
             Map<String, NDArray> tensors = new LinkedHashMap<>();
             tensors.put("sd.prompt_embeds", keep(c, out));
             tensors.put("sd.per_loop_latents", keep(NDArrays.stack(perLoop, 0).squeeze(1), out));
-            tensors.put("sd.final_latents", keep(latents, out));
+            tensors.put("sd.final_latents", keep(r.latents(), out));
             tensors.put("sd.image_float", keep(imageFloat, out));
             tensors.put("sd.image_uint8", keep(uint8.get(0), out));
             return new Output(part, tensors);
@@ -196,23 +194,8 @@ public final class StableDiffusionDecoder implements ModalityDecoder {
         return c;
     }
 
-    private static NDArray gaussian(NDManager m, long[] shape, long seed) {
-        Random r = new Random(seed);
-        int n = 1;
-        for (long d : shape) {
-            n *= (int) d;
-        }
-        float[] v = new float[n];
-        for (int i = 0; i < n; i++) {
-            v[i] = (float) r.nextGaussian();
-        }
-        return m.create(v, new Shape(shape));
-    }
-
     @Override
     public void close() {
-        unet.close();
-        vae.close();
-        manager.close();
+        pipeline.close();
     }
 }

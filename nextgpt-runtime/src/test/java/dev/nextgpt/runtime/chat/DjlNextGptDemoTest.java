@@ -8,12 +8,13 @@ import dev.nextgpt.ChatResponse;
 import dev.nextgpt.Conversation;
 import dev.nextgpt.ImagePart;
 import dev.nextgpt.InvalidInputException;
-import dev.nextgpt.MediaRequestPart;
 import dev.nextgpt.NextGpt;
 import dev.nextgpt.Part;
 import dev.nextgpt.TextGenerationOptions;
 import dev.nextgpt.TextPart;
+import dev.nextgpt.VideoPart;
 import dev.nextgpt.runtime.nextgpt.LegacyPromptBuilder;
+import dev.nextgpt.runtime.nextgpt.LegacyNextGpt;
 import dev.nextgpt.runtime.nextgpt.Modality;
 import dev.nextgpt.runtime.nextgpt.ModalityDecoder;
 import org.junit.jupiter.api.AfterAll;
@@ -40,29 +41,34 @@ class DjlNextGptDemoTest {
     private static NextGpt forced;
     private static NextGpt plain;
 
-    /** Records what it receives and answers with a short silent clip. */
-    static final class RecordingAudioDecoder implements ModalityDecoder {
+    /** Records the conditioning shapes it receives and delegates to the demo's real decoder. */
+    static final class RecordingDecoder implements ModalityDecoder {
+        final ModalityDecoder inner;
         final List<long[]> shapes = new ArrayList<>();
+
+        RecordingDecoder(ModalityDecoder inner) {
+            this.inner = inner;
+        }
 
         @Override
         public Modality modality() {
-            return Modality.AUDIO;
+            return inner.modality();
         }
 
         @Override
         public long[] conditioningShape() {
-            return new long[] {1, 16};
+            return inner.conditioningShape();
         }
 
         @Override
         public Output decode(NDArray conditioning, Options options, Progress progress, BooleanSupplier cancelled) {
             shapes.add(conditioning.getShape().getShape());
-            progress.onStep(1, 1);
-            return new Output(AudioPart.ofMono(new float[1600], 16000), java.util.Map.of());
+            return inner.decode(conditioning, options, progress, cancelled);
         }
 
         @Override
         public void close() {
+            inner.close();
         }
     }
 
@@ -98,19 +104,91 @@ class DjlNextGptDemoTest {
     }
 
     @Test
+    void videoInputGoesThroughImageBindVisionClipsLikeTheLegacyDemo() throws Exception {
+        Path mp4 = Path.of(DjlNextGptDemoTest.class.getClassLoader()
+                .getResource("golden/imagebind/media/test.mp4").toURI());
+        dev.nextgpt.GenerationOptions o = dev.nextgpt.GenerationOptions.defaults()
+                .withText(TextGenerationOptions.defaults().withMaxNewTokens(2));
+        ChatResponse withVideo = plain.chat(ChatRequest.of(VideoPart.fromFile(mp4), TextPart.of("what happens?"))
+                .withOptions(o));
+        ChatResponse textOnly = plain.chat(ChatRequest.of(TextPart.of("what happens?")).withOptions(o));
+        // <Img> feature </Img> before the text, as for images and audio, and a BOS before the following text piece
+        assertEquals(textOnly.promptTokens() + 4, withVideo.promptTokens());
+
+        LegacyNextGpt p = ((DjlNextGpt) plain).pipeline();
+        try (ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager()) {
+            String prompt = LegacyPromptBuilder.demoPrompt(List.of(), new LegacyPromptBuilder.MediaPaths(List.of(),
+                    List.of(), List.of(mp4.toString())), "what happens?");
+            assertTrue(prompt.contains("<Video>" + mp4 + "</Video>"), prompt);
+            LegacyNextGpt.Result r = p.generate(LegacyNextGpt.Request.of(prompt, null).withMaxNewTokens(1), m);
+            assertEquals(1, r.features().size());
+            LegacyNextGpt.Feature f = r.features().get(0);
+            assertEquals(Modality.VIDEO, f.modality());
+            assertArrayEquals(new long[] {1, 16}, f.imagebindEmbedding().getShape().getShape());
+            // the generate path encodes the file exactly as imagebindEmbedding(VIDEO) does (5 clips x 3 crops)
+            NDArray direct = p.imagebindEmbedding(Modality.VIDEO, mp4, m);
+            assertEquals(0f, direct.sub(f.imagebindEmbedding()).abs().max().getFloat(), 1e-6f);
+            // spliced after <Img>: row 1 + (### Human: ids) ... find it by value
+            NDArray rows = r.inputsEmbeds();
+            boolean found = false;
+            for (int i = 0; i < rows.getShape().get(0); i++) {
+                if (rows.get(i).sub(f.projected().squeeze(0)).abs().max().getFloat() < 1e-6f) {
+                    found = true;
+                }
+            }
+            assertTrue(found, "llama_proj(video embedding) is one of the input rows");
+        }
+    }
+
+    @Test
+    void seededSamplingIsReproducibleAndDiffersFromGreedy() {
+        TextGenerationOptions sampled = TextGenerationOptions.defaults().withMaxNewTokens(12).withTemperature(1.5)
+                .withTopP(1.0).withTopK(0).withSeed(7L);
+        ChatRequest q = ChatRequest.ofText("tell me a story");
+        ChatResponse a = plain.chat(q.withOptions(dev.nextgpt.GenerationOptions.defaults().withText(sampled)));
+        ChatResponse b = plain.chat(q.withOptions(dev.nextgpt.GenerationOptions.defaults().withText(sampled)));
+        ChatResponse other = plain.chat(q.withOptions(dev.nextgpt.GenerationOptions.defaults()
+                .withText(sampled.withSeed(8L))));
+        ChatResponse greedy = plain.chat(q.withOptions(dev.nextgpt.GenerationOptions.defaults()
+                .withText(sampled.withGreedy(true))));
+        ChatResponse greedy2 = plain.chat(q.withOptions(dev.nextgpt.GenerationOptions.defaults()
+                .withText(TextGenerationOptions.defaults().withMaxNewTokens(12).withGreedy(true).withTopK(5))));
+        assertEquals(a.text(), b.text(), "same seed, same answer");
+        assertEquals(greedy.text(), greedy2.text(), "greedy ignores the sampling settings");
+        assertFalse(a.text().equals(greedy.text()) && other.text().equals(greedy.text()),
+                "sampling at temperature 1.5 over the random demo vocabulary should leave the arg-max path: "
+                        + a.text() + " | " + other.text() + " | " + greedy.text());
+        // a stop string ends the answer early
+        String first = greedy.text().strip();
+        if (first.length() > 2) {
+            String stop = first.substring(1, 2);
+            ChatResponse stopped = plain.chat(q.withOptions(dev.nextgpt.GenerationOptions.defaults()
+                    .withText(sampled.withGreedy(true).withStopStrings(stop))));
+            assertEquals(dev.nextgpt.FinishReason.STOP_STRING, stopped.finishReason(), stopped.text());
+            assertTrue(stopped.generatedTokens() < greedy.generatedTokens() || greedy.finishReason()
+                    != dev.nextgpt.FinishReason.MAX_TOKENS);
+        }
+    }
+
+    @Test
     void providerIsFoundAndDescribesTheDemo() {
         assertInstanceOf(DjlNextGpt.class, plain);
         assertEquals("djl", plain.info().runtime());
         assertTrue(plain.info().canGenerate(dev.nextgpt.Modality.IMAGE));
-        assertFalse(plain.info().canGenerate(dev.nextgpt.Modality.VIDEO));
+        assertTrue(plain.info().canGenerate(dev.nextgpt.Modality.VIDEO));
+        assertTrue(plain.info().canGenerate(dev.nextgpt.Modality.AUDIO));
         assertTrue(plain.info().randomlyInitialised().contains("*"));
     }
 
     @Test
     void imageAudioTextInForcedSignalsOutInOrder() {
         DjlNextGpt impl = (DjlNextGpt) forced;
-        RecordingAudioDecoder audioDecoder = new RecordingAudioDecoder();
-        assertTrue(impl.pipeline().setDecoder(Modality.AUDIO, audioDecoder) == null);
+        java.util.Map<Modality, RecordingDecoder> rec = new java.util.EnumMap<>(Modality.class);
+        for (Modality m : Modality.values()) {
+            RecordingDecoder d = new RecordingDecoder(impl.pipeline().decoder(m).orElseThrow());
+            rec.put(m, d);
+            impl.pipeline().setDecoder(m, d);
+        }
         try {
             List<String> events = new ArrayList<>();
             StringBuilder streamed = new StringBuilder();
@@ -140,30 +218,45 @@ class DjlNextGptDemoTest {
             };
             // parts in any order: text first, then audio, then image
             ChatResponse r = forced.chat(ChatRequest.of(TextPart.of("what do you see and hear?"), audio(), image())
-                    .withOptions(dev.nextgpt.GenerationOptions.defaults().withImage(
-                            dev.nextgpt.ImageGenerationOptions.defaults().withSteps(4))), listener);
+                    .withOptions(dev.nextgpt.GenerationOptions.defaults()
+                            .withImage(dev.nextgpt.ImageGenerationOptions.defaults().withSteps(4))
+                            .withVideo(dev.nextgpt.VideoGenerationOptions.defaults().withSteps(2).withFrames(2)
+                                    .withSize(24, 16).withSeed(5L))
+                            .withAudio(dev.nextgpt.AudioGenerationOptions.defaults().withSteps(2).withSeconds(0.1))),
+                    listener);
             List<Part> parts = r.parts();
             assertEquals(4, parts.size(), parts.toString());
             assertInstanceOf(TextPart.class, parts.get(0));
             ImagePart img = assertInstanceOf(ImagePart.class, parts.get(1));
             assertEquals(32, img.width());
-            MediaRequestPart video = assertInstanceOf(MediaRequestPart.class, parts.get(2));
-            assertEquals(dev.nextgpt.Modality.VIDEO, video.modality());
-            assertArrayEquals(new int[] {1, 77, 24}, video.shape());
-            assertInstanceOf(AudioPart.class, parts.get(3));
-            assertEquals(1, audioDecoder.shapes.size());
-            assertArrayEquals(new long[] {1, 16}, audioDecoder.shapes.get(0));
+            VideoPart video = assertInstanceOf(VideoPart.class, parts.get(2));
+            assertEquals(2, video.frames().size());
+            assertEquals(24, video.frames().get(0).width());
+            assertEquals(16, video.frames().get(0).height());
+            assertEquals(8.0, video.fps());
+            AudioPart sound = assertInstanceOf(AudioPart.class, parts.get(3));
+            assertEquals(16000, sound.sampleRate());
+            assertTrue(sound.frameCount() > 0);
+            assertArrayEquals(new long[] {1, 77, 32}, rec.get(Modality.IMAGE).shapes.get(0));
+            assertArrayEquals(new long[] {1, 77, 32}, rec.get(Modality.VIDEO).shapes.get(0));
+            assertArrayEquals(new long[] {1, 512}, rec.get(Modality.AUDIO).shapes.get(0));
+            for (RecordingDecoder d : rec.values()) {
+                assertEquals(1, d.shapes.size());
+            }
             // 3 free tokens + 4 + 24 + 8 signal tokens + ###
             assertEquals(DjlNextGpt.FORCED_FREE_TOKENS + 4 + 24 + 8 + 1, r.generatedTokens());
             // prompt: [BOS ### Human:] <Img> f </Img> <Img> f </Img> [BOS text + suffix]
             assertTrue(r.promptTokens() > 6);
             assertEquals(List.of("text", "progress IMAGE 1/5", "progress IMAGE 2/5", "progress IMAGE 3/5",
-                    "progress IMAGE 4/5", "progress IMAGE 5/5", "part ImagePart", "part MediaRequestPart",
-                    "progress AUDIO 1/1", "part AudioPart", "complete"), events);
+                    "progress IMAGE 4/5", "progress IMAGE 5/5", "part ImagePart", "progress VIDEO 1/2",
+                    "progress VIDEO 2/2", "part VideoPart", "progress AUDIO 1/2", "progress AUDIO 2/2",
+                    "part AudioPart", "complete"), events);
             assertFalse(r.text().contains("[IMG0]"));
             assertTrue(streamed.toString().startsWith(r.text()), streamed + " vs " + r.text());
         } finally {
-            impl.pipeline().setDecoder(Modality.AUDIO, null);
+            for (Modality m : Modality.values()) {
+                impl.pipeline().setDecoder(m, rec.get(m).inner);
+            }
         }
     }
 
