@@ -356,11 +356,9 @@ public final class CurrentNextGpt implements AutoCloseable {
         }
         ModalityDecoder.Options o = options == null ? ModalityDecoder.Options.defaults() : options;
         if (m == Modality.VIDEO && o.frames() == null) {
-            o = new ModalityDecoder.Options(o.steps(), o.guidanceScale(), o.seed(), o.initialLatents(), o.height(),
-                    o.width(), DEFAULT_VIDEO_FRAMES, o.seconds());
+            o = o.withFrames(DEFAULT_VIDEO_FRAMES);
         } else if (m == Modality.AUDIO && o.seconds() == null) {
-            o = new ModalityDecoder.Options(o.steps(), o.guidanceScale(), o.seed(), o.initialLatents(), o.height(),
-                    o.width(), o.frames(), DEFAULT_AUDIO_SECONDS);
+            o = o.withSeconds(DEFAULT_AUDIO_SECONDS);
         }
         return d.decode(r.conditioning(), o, progress, cancelled == null ? () -> false : cancelled);
     }

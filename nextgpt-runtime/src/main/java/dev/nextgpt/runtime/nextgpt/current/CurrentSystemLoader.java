@@ -626,10 +626,11 @@ public final class CurrentSystemLoader {
 
     /** The decoder of {@code m} from a local diffusers folder, or null when this build has none for {@code m}. */
     static ModalityDecoder loadDecoder(Modality m, Path dir) {
-        if (m != Modality.IMAGE) {
-            return null;
-        }
-        return loadEulerStableDiffusion(dir);
+        return switch (m) {
+            case IMAGE -> loadEulerStableDiffusion(dir);
+            case VIDEO -> dev.nextgpt.runtime.nextgpt.VideoDiffusionDecoder.load(dir);
+            case AUDIO -> dev.nextgpt.runtime.nextgpt.AudioDiffusionDecoder.load(dir);
+        };
     }
 
     /**

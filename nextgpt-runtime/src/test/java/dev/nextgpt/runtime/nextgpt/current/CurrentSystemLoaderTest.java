@@ -159,7 +159,7 @@ class CurrentSystemLoaderTest {
             fullConds = conds(requests);
             // the image decoder runs the folder's schedule with Euler sampling (C: EulerDiscreteScheduler)
             Request img = requests.get(0);
-            ModalityDecoder.Options o = ModalityDecoder.Options.defaults().withSteps(2).withSeed(5);
+            ModalityDecoder.Options o = ModalityDecoder.Options.defaults().withSteps(2).withSeed(5L);
             ModalityDecoder.Output media = g.decode(img, o, ModalityDecoder.Progress.NONE, null);
             ImagePart part = assertInstanceOf(ImagePart.class, media.part());
             try (var euler = CurrentSystemLoader.loadEulerStableDiffusion(CurrentTinyDisk.sdDir())) {
