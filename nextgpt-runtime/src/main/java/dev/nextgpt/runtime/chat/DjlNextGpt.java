@@ -168,7 +168,7 @@ public final class DjlNextGpt implements NextGpt {
                 null, null, null);
     }
 
-    private static List<Modality> parseForced(String s) {
+    static List<Modality> parseForced(String s) {
         List<Modality> out = new ArrayList<>();
         for (String t : s.split(",")) {
             String v = t.strip().toUpperCase(java.util.Locale.ROOT);
@@ -370,7 +370,7 @@ public final class DjlNextGpt implements NextGpt {
         };
     }
 
-    private static FinishReason finish(LlamaGenerator.FinishReason r) {
+    static FinishReason finish(LlamaGenerator.FinishReason r) {
         return switch (r) {
             case EOS -> FinishReason.EOS;
             case STOP_IDS, STOP_STRING -> FinishReason.STOP_STRING;
@@ -379,7 +379,7 @@ public final class DjlNextGpt implements NextGpt {
         };
     }
 
-    private static dev.nextgpt.Modality api(Modality m) {
+    static dev.nextgpt.Modality api(Modality m) {
         return switch (m) {
             case IMAGE -> dev.nextgpt.Modality.IMAGE;
             case VIDEO -> dev.nextgpt.Modality.VIDEO;
@@ -387,7 +387,7 @@ public final class DjlNextGpt implements NextGpt {
         };
     }
 
-    private static String textOf(List<Part> parts) {
+    static String textOf(List<Part> parts) {
         StringBuilder sb = new StringBuilder();
         for (Part p : parts) {
             if (p instanceof TextPart t) {
@@ -421,7 +421,7 @@ public final class DjlNextGpt implements NextGpt {
         return new LegacyPromptBuilder.MediaPaths(images, audios, videos);
     }
 
-    private static String fileOf(Path path, java.util.function.Supplier<byte[]> bytes, String suffix,
+    static String fileOf(Path path, java.util.function.Supplier<byte[]> bytes, String suffix,
                                  List<Path> temps) throws IOException {
         if (path != null && Files.isRegularFile(path)) {
             return path.toAbsolutePath().toString();

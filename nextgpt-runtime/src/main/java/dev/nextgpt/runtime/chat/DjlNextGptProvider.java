@@ -21,6 +21,10 @@ public final class DjlNextGptProvider implements NextGptProvider {
 
     @Override
     public NextGpt create(NextGptConfig config) {
+        // a nextgpt_llama system folder (or version CURRENT) runs the current pipeline, everything else the legacy one
+        if (DjlCurrentNextGpt.handles(config)) {
+            return DjlCurrentNextGpt.create(config);
+        }
         return DjlNextGpt.create(config);
     }
 }

@@ -72,7 +72,15 @@ public final class ImageBindModel implements AutoCloseable {
      */
     public static ImageBindModel load(Path modelPath, ImageBindConfig config, NDManager parent,
                                       Set<Modality> modalities) {
-        TensorStore store = Checkpoints.open(modelPath);
+        return load(Checkpoints.open(modelPath), config, parent, modalities);
+    }
+
+    /**
+     * Loads from an open store whose ImageBind names may carry any prefix (e.g. NExT-GPT's
+     * {@code model.multimodal_tower.multimodal_tower.}); the model takes ownership of {@code store} and closes it.
+     */
+    public static ImageBindModel load(TensorStore store, ImageBindConfig config, NDManager parent,
+                                      Set<Modality> modalities) {
         NDManager m = parent.newSubManager();
         try {
             String prefix = findPrefix(store);

@@ -10,19 +10,25 @@ import dev.nextgpt.runtime.llm.LlamaGenerator;
 import dev.nextgpt.runtime.llm.LlamaModel;
 import dev.nextgpt.runtime.llm.LlamaTokenizer;
 import dev.nextgpt.runtime.nextgpt.EmbeddingLookup;
+import dev.nextgpt.runtime.nextgpt.DimsValidator;
 import dev.nextgpt.runtime.nextgpt.InputProjector;
 import dev.nextgpt.runtime.nextgpt.Modality;
+import dev.nextgpt.runtime.nextgpt.ModalityDecoder;
 import dev.nextgpt.runtime.nextgpt.SignalSpanDetector;
 import dev.nextgpt.runtime.nextgpt.SignalSpanDetector.SignalSpan;
 import dev.nextgpt.runtime.nextgpt.SignalTokens;
 import dev.nextgpt.runtime.nextgpt.TransformerOutputProjector;
 import dev.nextgpt.runtime.nextgpt.current.CurrentPromptBuilder.Template;
 
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.function.BooleanSupplier;
 
 /**
  * The current-version (2024) NExT-GPT inference pipeline (reference §10 CURRENT), from already loaded parts:
@@ -37,13 +43,15 @@ import java.util.Map;
  *   <li>for every modality, each occurrence of its first signal id (up to {@code max_num_*}, 5 by default) starts a
  *       span of 2N−1 ids whose every second id must be the signal sequence; the projector input is the span's
  *       hidden states plus the input-embedding rows of the span's ids (separators included), and the projector
- *       output goes to that modality's {@link CurrentModalityDecoder};</li>
+ *       output is the conditioning a {@link ModalityDecoder} of that modality turns into media
+ *       ({@link #decode});</li>
  *   <li>returned id pieces per modality follow the original: {@code ids[last : end]} then
  *       {@code last = start + 1}.</li>
  * </ol>
- * Parts are owned by the caller. Batch size 1, as the original {@code generate}.
+ * Built from parts with the constructor (the caller keeps ownership) or from a checkpoint with {@link #load} (this
+ * object owns and closes everything). Batch size 1, as the original {@code generate}. Not thread-safe.
  */
-public final class CurrentNextGpt {
+public final class CurrentNextGpt implements AutoCloseable {
 
     /** Pipeline settings. */
     public record Settings(Template template, Map<Modality, Integer> maxPerModality, int tokenizerModelMaxLength,
@@ -72,10 +80,9 @@ public final class CurrentNextGpt {
      *
      * @param span         the signal span (positions in the generated ids)
      * @param idPiece      {@code generated_ids[last_ret_idx : end]} as the original returns it
-     * @param conditioning the projector output handed to the decoder
-     * @param media        what the decoder returned (null without a decoder)
+     * @param conditioning the projector output a decoder receives ({@code [1, Q, D]}; audio {@code [1, D]})
      */
-    public record Request(SignalSpan span, long[] idPiece, NDArray conditioning, Object media) {
+    public record Request(SignalSpan span, long[] idPiece, NDArray conditioning) {
     }
 
     /**
@@ -106,10 +113,13 @@ public final class CurrentNextGpt {
     private final ImageBindModel imagebind;
     private final InputProjector inputProjector;
     private final Map<Modality, TransformerOutputProjector> outputProjectors;
-    private final Map<Modality, CurrentModalityDecoder> decoders;
+    private final Map<Modality, ModalityDecoder> decoders;
     private final Settings settings;
     private final SignalTokens signals;
     private final EmbeddingLookup embeddings;
+    private final List<AutoCloseable> owned = new ArrayList<>();
+    private Set<String> randomInitParts = Set.of();
+    private List<String> loadNotes = List.of();
 
     /**
      * @param tokenizer         the LLM tokenizer with the current signal tokens added as special tokens
@@ -120,7 +130,7 @@ public final class CurrentNextGpt {
      */
     public CurrentNextGpt(LlamaModel llm, LlamaTokenizer tokenizer, ImageBindModel imagebind,
                           InputProjector inputProjector, Map<Modality, TransformerOutputProjector> outputProjectors,
-                          Map<Modality, CurrentModalityDecoder> decoders, Settings settings) {
+                          Map<Modality, ModalityDecoder> decoders, Settings settings) {
         this.llm = llm;
         this.tokenizer = tokenizer;
         this.text = new LlamaTextTokenizer(tokenizer);
@@ -159,6 +169,70 @@ public final class CurrentNextGpt {
             throw new InvalidInputException("input projector outputs width " + inputProjector.outDim()
                     + " but the LLM hidden size is " + llm.hiddenSize());
         }
+        validateDecoders();
+    }
+
+    private void validateDecoders() {
+        DimsValidator v = new DimsValidator();
+        for (Map.Entry<Modality, ModalityDecoder> e : decoders.entrySet()) {
+            TransformerOutputProjector p = outputProjectors.get(e.getKey());
+            if (p != null) {
+                long[] cs = e.getValue().conditioningShape();
+                v.require(e.getKey() + " output projector out_fc width", p.config().outDim(), e.getKey()
+                        + " decoder conditioning width", cs[cs.length - 1]);
+            }
+        }
+        v.validate();
+    }
+
+    /**
+     * Loads a current-version system folder (see {@link CurrentSystemLoader}): a full {@code nextgpt_llama} folder,
+     * a base model plus {@code mm_input_projector.bin} / {@code mm_output_projector.bin}, or a LoRA run
+     * ({@code adapter_model} + {@code non_lora_trainables.bin}).
+     */
+    public static CurrentNextGpt load(Path root, CurrentSystemLoader.LoadOptions options) {
+        return CurrentSystemLoader.load(root, options);
+    }
+
+    /** Hands {@code resources} to this object: they are closed (last first) by {@link #close()}. */
+    void own(List<? extends AutoCloseable> resources, Set<String> randomInit, List<String> notes) {
+        owned.addAll(resources);
+        this.randomInitParts = Set.copyOf(randomInit);
+        this.loadNotes = List.copyOf(notes);
+    }
+
+    public LlamaModel llm() {
+        return llm;
+    }
+
+    public LlamaTokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    public Settings settings() {
+        return settings;
+    }
+
+    public Optional<ImageBindModel> imagebind() {
+        return Optional.ofNullable(imagebind);
+    }
+
+    public Optional<ModalityDecoder> decoder(Modality m) {
+        return Optional.ofNullable(decoders.get(m));
+    }
+
+    public Optional<TransformerOutputProjector> outputProjector(Modality m) {
+        return Optional.ofNullable(outputProjectors.get(m));
+    }
+
+    /** Parts that were randomly initialised because they were missing and the caller allowed it. */
+    public Set<String> randomInitParts() {
+        return randomInitParts;
+    }
+
+    /** What loading noticed but did not fail on (e.g. LoRA modules that target the input projector). */
+    public List<String> loadNotes() {
+        return loadNotes;
     }
 
     public SignalTokens signalTokens() {
@@ -203,7 +277,15 @@ public final class CurrentNextGpt {
      */
     public Output generate(String userText, List<MediaInput> media, GenerationOptions options, NDManager manager) {
         List<Modality> order = media.stream().map(MediaInput::modality).toList();
-        String prompt = prompt(userText, order);
+        return generateFromPrompt(prompt(userText, order), media, options, manager);
+    }
+
+    /**
+     * Runs the pipeline for a complete prompt (any conversation); {@code media} fill the prompt's placeholders in
+     * order, per modality.
+     */
+    public Output generateFromPrompt(String prompt, List<MediaInput> media, GenerationOptions options,
+                                     NDManager manager) {
         long[] ids = CurrentPromptBuilder.tokenizerMultipleToken(prompt, text);
         Map<Modality, List<NDArray>> features = new EnumMap<>(Modality.class);
         for (MediaInput in : media) {
@@ -228,10 +310,7 @@ public final class CurrentNextGpt {
             int last = 0;
             for (SignalSpan s : spans) {
                 NDArray cond = conditioning(m, hidden, s, manager);
-                CurrentModalityDecoder d = decoders.get(m);
-                Object produced = d == null ? null : d.decode(m, cond, s.occurrence());
-                out.add(new Request(s, Arrays.copyOfRange(generated, Math.min(last, s.end()), s.end()), cond,
-                        produced));
+                out.add(new Request(s, Arrays.copyOfRange(generated, Math.min(last, s.end()), s.end()), cond));
                 last = s.start() + 1;   // the original's quirk (generate_images/videos/audios)
             }
             requests.put(m, List.copyOf(out));
@@ -261,6 +340,50 @@ public final class CurrentNextGpt {
             }
             out.attach(manager);
             return out;
+        }
+    }
+
+    /**
+     * Decodes one request with the decoder of its modality. C defaults where {@code options} leaves them open:
+     * 16 video frames, 5 s of audio (image size: the UNet's sample size).
+     */
+    public ModalityDecoder.Output decode(Request r, ModalityDecoder.Options options, ModalityDecoder.Progress progress,
+                                         BooleanSupplier cancelled) {
+        Modality m = r.span().modality();
+        ModalityDecoder d = decoders.get(m);
+        if (d == null) {
+            throw new UnsupportedConfigurationException("no " + m + " decoder is configured");
+        }
+        ModalityDecoder.Options o = options == null ? ModalityDecoder.Options.defaults() : options;
+        if (m == Modality.VIDEO && o.frames() == null) {
+            o = o.withFrames(DEFAULT_VIDEO_FRAMES);
+        } else if (m == Modality.AUDIO && o.seconds() == null) {
+            o = o.withSeconds(DEFAULT_AUDIO_SECONDS);
+        }
+        return d.decode(r.conditioning(), o, progress, cancelled == null ? () -> false : cancelled);
+    }
+
+    /** C {@code generate_videos} default {@code num_frames}. */
+    public static final int DEFAULT_VIDEO_FRAMES = 16;
+    /** C {@code generate_audios} default {@code audio_length_in_s}. */
+    public static final double DEFAULT_AUDIO_SECONDS = 5.0;
+
+    /** Closes what {@link #load} opened (nothing for a system built from caller-owned parts). */
+    @Override
+    public void close() {
+        RuntimeException first = null;
+        for (int i = owned.size() - 1; i >= 0; i--) {
+            try {
+                owned.get(i).close();
+            } catch (Exception e) {
+                if (first == null) {
+                    first = e instanceof RuntimeException re ? re : new IllegalStateException(e);
+                }
+            }
+        }
+        owned.clear();
+        if (first != null) {
+            throw first;
         }
     }
 }

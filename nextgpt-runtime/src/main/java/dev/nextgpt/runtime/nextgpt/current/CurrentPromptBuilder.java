@@ -57,6 +57,11 @@ public final class CurrentPromptBuilder {
          * SEP (user) or SEP2 (assistant); a null or empty message writes only {@code role + ":"} (the open slot).
          */
         public String prompt(List<Turn> turns) {
+            return conversation(system, turns);
+        }
+
+        /** {@link #prompt} with another system text (the v1 format with a configurable system prompt). */
+        public static String conversation(String system, List<Turn> turns) {
             if (turns.isEmpty()) {
                 throw new InvalidInputException("a conversation needs at least one turn");
             }

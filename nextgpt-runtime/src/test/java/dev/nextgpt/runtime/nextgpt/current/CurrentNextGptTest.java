@@ -16,6 +16,7 @@ import dev.nextgpt.runtime.llm.LlamaTokenizer;
 import dev.nextgpt.runtime.nextgpt.InputProjector;
 import dev.nextgpt.runtime.nextgpt.InputProjectors;
 import dev.nextgpt.runtime.nextgpt.Modality;
+import dev.nextgpt.runtime.nextgpt.ModalityDecoder;
 import dev.nextgpt.runtime.nextgpt.TransformerOutputProjector;
 import dev.nextgpt.runtime.nextgpt.current.CurrentNextGpt.MediaInput;
 import dev.nextgpt.runtime.nextgpt.current.CurrentNextGpt.Output;
@@ -74,12 +75,10 @@ class CurrentNextGptTest {
         for (Modality m : Modality.values()) {
             outProj.put(m, TransformerOutputProjector.load(layout.all(), CurrentTinySystem.key(m), manager));
         }
-        Map<Modality, CurrentModalityDecoder> decoders = new EnumMap<>(Modality.class);
+        Map<Modality, ModalityDecoder> decoders = new EnumMap<>(Modality.class);
         for (Modality m : Modality.values()) {
-            decoders.put(m, (mod, cond, occ) -> {
-                decoded.add(mod + "#" + occ + cond.getShape());
-                return mod + "-" + occ;
-            });
+            long[] shape = m == Modality.AUDIO ? new long[] {1, 16} : new long[] {1, 77, 32};
+            decoders.put(m, new RecordingDecoder(m, shape, decoded));
         }
         pipeline = new CurrentNextGpt(llm, tokenizer, imagebind, inProj, outProj, decoders,
                 CurrentNextGpt.Settings.defaults());
@@ -172,8 +171,13 @@ class CurrentNextGptTest {
             assertArrayEquals(Arrays.copyOfRange(script, 0, 32), auds.get(0).idPiece());
             assertEquals(List.of(Modality.IMAGE, Modality.IMAGE, Modality.AUDIO),
                     out.requestsInOrder().stream().map(r -> r.span().modality()).toList());
-            assertEquals(List.of("IMAGE#0(1, 77, 32)", "IMAGE#1(1, 77, 32)", "AUDIO#0(1, 16)"), decoded);
-            assertEquals("IMAGE-1", imgs.get(1).media());
+            for (Request r : out.requestsInOrder()) {
+                ModalityDecoder.Output media = pipeline.decode(r, null, ModalityDecoder.Progress.NONE, null);
+                assertArrayEquals(r.conditioning().toFloatArray(),
+                        ((dev.nextgpt.MediaRequestPart) media.part()).conditioning());
+            }
+            assertEquals(List.of("IMAGE(1, 77, 32) frames=null seconds=null", "IMAGE(1, 77, 32) frames=null "
+                    + "seconds=null", "AUDIO(1, 16) frames=null seconds=5.0"), decoded);
             // conditioning = projector(hidden while feeding the span + input embeddings of the span ids), checked
             // against a cache-free full forward over prompt + generated tokens
             NDArray genEmb = llm.embed(m, new long[][] {script});
