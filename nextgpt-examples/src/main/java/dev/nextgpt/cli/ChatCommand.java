@@ -44,7 +44,11 @@ final class ChatCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        try (NextGpt model = NextGpt.builder().withSystemLayout(system).build()) {
+        NextGpt built;
+        try (LoadMeter meter = new LoadMeter()) {
+            built = NextGpt.builder().withSystemLayout(system).build();
+        }
+        try (NextGpt model = built) {
             if (prompt != null) {
                 ChatRequest.Builder b = ChatRequest.builder();
                 if (image != null) {

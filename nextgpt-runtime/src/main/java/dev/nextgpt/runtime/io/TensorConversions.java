@@ -103,6 +103,7 @@ public final class TensorConversions {
             array = view;
         }
         java.lang.ref.Reference.reachabilityFence(direct);
+        LoadProgress.loaded(info);
         return array;
     }
 
