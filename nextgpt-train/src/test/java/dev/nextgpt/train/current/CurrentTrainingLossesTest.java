@@ -165,6 +165,35 @@ class CurrentTrainingLossesTest {
     }
 
     @Test
+    void audioConditionsThroughClassLabels() {
+        Path audioldm = SD.resolveSibling("audioldm");
+        long[] t = {500};
+        try (LatentDenoising gen = LatentDenoising.load(audioldm);
+             NDManager m = NDManager.newBaseManager();
+             AutoencoderKL vae = AutoencoderKL.load(audioldm.resolve("vae"), m.newSubManager());
+             UNet2DCondition unet = UNet2DCondition.load(audioldm.resolve("unet"), m.newSubManager())) {
+            Random rnd = new Random(11);
+            NDArray mel = m.create(gaussian(rnd, 32 * 32, 1), new Shape(1, 1, 32, 32));
+            NDArray eps = m.create(gaussian(rnd, 8 * 8 * 8, 1), new Shape(1, 8, 8, 8));
+            NDArray projected = m.create(gaussian(rnd, 512, 0.05), new Shape(1, 1, 512));
+            float[] acp = Schedulers.fromPretrained(audioldm.resolve("scheduler")).alphasCumprod();
+            float[] z = vae.encode(mel).mean().mul(vae.scalingFactor()).toFloatArray();
+            float[] e = eps.toFloatArray();
+            float[] zt = new float[z.length];
+            for (int i = 0; i < z.length; i++) {
+                zt[i] = (float) (Math.sqrt(acp[500]) * z[i] + Math.sqrt(1 - acp[500]) * e[i]);
+            }
+            float[] pred = unet.forward(m.create(zt, new Shape(1, 8, 8, 8)), m.create(t), null,
+                    projected.reshape(1, 512)).toFloatArray();
+            double mse = 0;
+            for (int i = 0; i < pred.length; i++) {
+                mse += (pred[i] - e[i]) * (double) (pred[i] - e[i]) / pred.length;
+            }
+            assertEquals(mse, gen.loss(mel, null, eps, t, projected, GenReduction.MEAN).getFloat(), 1e-4 * mse);
+        }
+    }
+
+    @Test
     void latentDenoisingGradientReachesTheConditioning() {
         long[] t = {300};
         try (LatentDenoising gen = LatentDenoising.load(SD); NDManager m = NDManager.newBaseManager()) {
