@@ -12,8 +12,9 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 /** {@code nextgpt bench llm|encode|unet}: speed figures (benchmarks, not tests). */
-@Command(name = "bench", description = "Benchmarks: llm (prefill/decode), encode (ImageBind), unet (diffusion step).",
-        subcommands = {BenchCommand.Llm.class, BenchCommand.Encode.class, BenchCommand.Unet.class})
+@Command(name = "bench", description = "Benchmarks: llm (prefill/decode), encode (ImageBind), unet (diffusion step), train.",
+        subcommands = {BenchCommand.Llm.class, BenchCommand.Encode.class, BenchCommand.Unet.class,
+                BenchCommand.Train.class})
 final class BenchCommand implements Runnable {
 
     @Override
@@ -106,6 +107,29 @@ final class BenchCommand implements Runnable {
                 System.out.println(UnetBenchmark.benchmarkRandomSd2(latent > 0 ? latent : 96, widthDivisor, 1,
                         iterations));
             }
+            return 0;
+        }
+    }
+
+    @Command(name = "train", description = "Legacy training step throughput (samples/s) and memory (peak RSS; parameter, "
+            + "gradient and optimiser-state bytes, frozen vs trainable) on a random model; prints one JSON line.")
+    static final class Train implements Callable<Integer> {
+        @Option(names = "--stage", required = true, description = "1, 2 or 3")
+        int stage;
+
+        @Option(names = "--model", defaultValue = "demo", description = "demo or mid (default: ${DEFAULT-VALUE})")
+        String model;
+
+        @Option(names = "--steps", defaultValue = "5", description = "measured steps (default: ${DEFAULT-VALUE})")
+        int steps;
+
+        @Option(names = "--warmup", defaultValue = "2", description = "unmeasured first steps (default: ${DEFAULT-VALUE})")
+        int warmup;
+
+        @Override
+        public Integer call() {
+            System.out.println(dev.nextgpt.train.trainer.BenchTrain.run(
+                    dev.nextgpt.train.trainer.BenchTrain.Size.parse(model), stage, warmup, steps, 1).json());
             return 0;
         }
     }
