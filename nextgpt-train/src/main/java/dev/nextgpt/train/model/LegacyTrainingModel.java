@@ -308,7 +308,7 @@ public final class LegacyTrainingModel implements AutoCloseable {
         NDArray picked = logp.gather(scope.create(labels, new Shape(batch, seq - 1, 1)), 2)
                 .reshape(batch, seq - 1);
         NDArray nll = picked.neg().mul(scope.create(valid, new Shape(batch, seq - 1)).toType(dt, false));
-        NDArray ce = nll.sum().div(count);
+        NDArray ce = GraphScalars.div(nll.sum(), count);
         if (out == Modality.TEXT) {
             return new Forward(ce, ce, null, 0, nll, o.logits(), o.lastHidden(), null, null, null);
         }
@@ -328,7 +328,7 @@ public final class LegacyTrainingModel implements AutoCloseable {
                 .reshape(batch, projector.numQueries(), projector.outDim());
         NDArray l2 = projected.sub(caption).square().sum(new int[] {-1}).sqrt().mean();
         double scale = stage == 3 && out == Modality.VIDEO ? 2.0 : 1.0;
-        NDArray total = ce.add(l2.mul(scale));
+        NDArray total = ce.add(GraphScalars.mul(l2, scale));
         return new Forward(total, ce, l2, scale, nll, o.logits(), o.lastHidden(), signalHidden, signalEmbs, projected);
     }
 

@@ -145,7 +145,7 @@ public final class TextFcTransformer {
                 .transpose(0, 2, 1, 3);
         NDArray v = keyValue.matMul(w.get(2).transpose()).add(b.get(2)).reshape(batch, nk, heads, hd)
                 .transpose(0, 2, 1, 3);
-        NDArray probs = q.div(Math.sqrt(hd)).matMul(k.transpose(0, 1, 3, 2)).softmax(-1);
+        NDArray probs = GraphScalars.div(q, Math.sqrt(hd)).matMul(k.transpose(0, 1, 3, 2)).softmax(-1);
         NDArray out = probs.matMul(v).transpose(0, 2, 1, 3).reshape(batch, nq, width);
         return linear(p, name + ".out_proj", out);
     }

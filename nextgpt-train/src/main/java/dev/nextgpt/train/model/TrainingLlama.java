@@ -163,7 +163,8 @@ public final class TrainingLlama {
             v = v.expandDims(2).broadcast(new Shape(batch, kvHeads, g, seq, hd)).reshape(batch, heads, seq, hd);
         }
         Number min = p.dtype() == DataType.FLOAT64 ? (Number) (-Double.MAX_VALUE) : (Number) (-Float.MAX_VALUE);
-        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).div(Math.sqrt(hd)).add(mask).maximum(min);
+        NDArray scores = GraphScalars.maximum(GraphScalars.div(q.matMul(k.transpose(0, 1, 3, 2)), Math.sqrt(hd))
+                .add(mask), min);
         NDArray probs = scores.softmax(-1);
         NDArray out = probs.matMul(v).transpose(0, 2, 1, 3).reshape(batch, seq, (long) heads * hd);
         return project(p, layer, "o_proj", out, training);
@@ -181,18 +182,18 @@ public final class TrainingLlama {
             if (training && lora.dropout() > 0) {
                 NDArray keep = x.getManager().randomUniform(0f, 1f, x.getShape(), p.dtype())
                         .gte(lora.dropout()).toType(p.dtype(), false);
-                in = x.mul(keep).div(1 - lora.dropout());
+                in = GraphScalars.div(x.mul(keep), 1 - lora.dropout());
             }
             NDArray a = p.get(loraName(layer, proj, "A"));
             NDArray b = p.get(loraName(layer, proj, "B"));
-            y = y.add(in.matMul(a.transpose()).matMul(b.transpose()).mul(lora.scaling()));
+            y = y.add(GraphScalars.mul(in.matMul(a.transpose()).matMul(b.transpose()), lora.scaling()));
         }
         return y;
     }
 
     private NDArray rmsNorm(NDArray x, NDArray weight) {
         NDArray ms = x.square().mean(new int[] {-1}, true);
-        return x.div(ms.add(config.rmsNormEps()).sqrt()).mul(weight);
+        return x.div(GraphScalars.add(ms, config.rmsNormEps()).sqrt()).mul(weight);
     }
 
     private static NDArray applyRope(NDArray x, NDArray[] rope) {

@@ -73,13 +73,21 @@ public final class AdamW implements AutoCloseable {
             NDArray p = e.getValue();
             Group g = groups.getOrDefault(name, new Group(1.0, hyper.weightDecay));
             double plr = lr * g.lrScale();
+            NDArray m = exp.computeIfAbsent(name, k -> manager.zeros(p.getShape(), p.getDataType()));
+            NDArray v = expSq.computeIfAbsent(name, k -> manager.zeros(p.getShape(), p.getDataType()));
             try (NDManager scope = manager.newSubManager()) {
+                // temporaries of this update (results land in the left operand's manager) belong to the scope;
+                // the state and the caller's gradient return to their own managers when it closes
+                m.tempAttach(scope);
+                v.tempAttach(scope);
                 NDArray grad = grads.get(name);
-                NDArray m = exp.computeIfAbsent(name, k -> manager.zeros(p.getShape(), p.getDataType()));
-                NDArray v = expSq.computeIfAbsent(name, k -> manager.zeros(p.getShape(), p.getDataType()));
                 if (grad != null) {
                     NDArray gl = grad.toDevice(p.getDevice(), false);
-                    gl.attach(scope);
+                    if (gl == grad) {
+                        gl.tempAttach(scope);
+                    } else {
+                        gl.attach(scope);
+                    }
                     m.muli(hyper.beta1).addi(gl.mul(1 - hyper.beta1));
                     v.muli(hyper.beta2).addi(gl.square().muli(1 - hyper.beta2));
                 } else {
