@@ -48,7 +48,9 @@ public final class ParameterStore implements AutoCloseable {
 
     /** Adds (or replaces) a tensor; the array is converted to the store's type and owned by the store. */
     public void put(String name, NDArray value) {
-        NDArray v = value.toType(dtype, true);
+        // toType(sameType, copy=true) may alias the source in DJL 0.35.1; duplicate() is a real torch clone, so the
+        // store never depends on memory the caller owns (e.g. an array made from a Java buffer).
+        NDArray v = value.getDataType() == dtype ? value.duplicate() : value.toType(dtype, true);
         v.attach(manager);
         NDArray old = values.put(name, v);
         if (old != null && old != v) {
