@@ -224,7 +224,10 @@ public final class LlamaModel implements AutoCloseable {
         if (!store.contains(name)) {
             throw new ModelFormatException("LLaMA checkpoint " + store.source() + " lacks tensor '" + name + "'");
         }
-        NDArray a = store.load(manager, name);
+        // fp32 on the CPU: zero-copy view of the memory-mapped checkpoint (never modified in place; LoRA merges
+        // replace the array), so the weights are not held twice
+        boolean shared = dtype == DataType.FLOAT32 && !manager.getDevice().isGpu();
+        NDArray a = shared ? store.loadShared(manager, name) : store.load(manager, name);
         if (a.getDataType() != dtype) {
             NDArray c = a.toType(dtype, false);
             a.close();
