@@ -90,6 +90,14 @@ public final class LlamaModel implements AutoCloseable {
     /** rotate_half as a [d, d] signed permutation matrix: {@code rotate_half(x) = x·R}. */
     private final NDArray rotateHalf;
     private final float[] invFreq;
+    /** 0-d constants so that per-step scalar ops do not create scalar tensors (each create is a native copy). */
+    private final NDArray epsScalar;
+    private final NDArray minusHalf;
+    private final NDArray attnScale;
+    /** cos/sin of positions {@code [0, ropePositions)}, {@code [P, d]} in compute dtype (grown on demand). */
+    private NDArray cosTable;
+    private NDArray sinTable;
+    private int ropePositions;
     private final int embedRows;
     private final int vocabSize;
     private LoraAdapter appliedLora;
@@ -158,6 +166,9 @@ public final class LlamaModel implements AutoCloseable {
         }
         this.rotateHalf = manager.create(r, new Shape(d, d)).toType(dtype, false);
         this.invFreq = config.rope().inverseFrequencies(d);
+        this.epsScalar = manager.create((float) config.rmsNormEps());
+        this.minusHalf = manager.create(-0.5f);
+        this.attnScale = manager.create((float) (1.0 / Math.sqrt(d)));
     }
 
     /** Loads a checkpoint folder on the CPU in FLOAT32. */
@@ -213,7 +224,10 @@ public final class LlamaModel implements AutoCloseable {
         if (!store.contains(name)) {
             throw new ModelFormatException("LLaMA checkpoint " + store.source() + " lacks tensor '" + name + "'");
         }
-        NDArray a = store.load(manager, name);
+        // fp32 on the CPU: zero-copy view of the memory-mapped checkpoint (never modified in place; LoRA merges
+        // replace the array), so the weights are not held twice
+        boolean shared = dtype == DataType.FLOAT32 && !manager.getDevice().isGpu();
+        NDArray a = shared ? store.loadShared(manager, name) : store.load(manager, name);
         if (a.getDataType() != dtype) {
             NDArray c = a.toType(dtype, false);
             a.close();
@@ -469,7 +483,7 @@ public final class LlamaModel implements AutoCloseable {
         // [B, T, heads, d] -> [B, heads, T, d] once; RoPE on the q and k heads together
         NDArray qkv = project(l, QKV, h).reshape(b, t, nh + 2L * nkv, d).transpose(0, 2, 1, 3);
         NDArray qk = qkv.get(new NDIndex().addAllDim().addSliceDim(0, nh + nkv));
-        qk = qk.mul(cos).add(qk.matMul(rotateHalf).mul(sin));
+        qk = qk.mul(cos).addi(qk.matMul(rotateHalf).muli(sin));
         NDArray q = qk.get(new NDIndex().addAllDim().addSliceDim(0, nh));
         NDArray k = qk.get(new NDIndex().addAllDim().addSliceDim(nh, nh + nkv));
         NDArray v = qkv.get(new NDIndex().addAllDim().addSliceDim(nh + nkv, nh + 2L * nkv));
@@ -481,14 +495,16 @@ public final class LlamaModel implements AutoCloseable {
         long total = k.getShape().get(2);
         // grouped-query attention without repeating K/V: the rep query heads of one kv head share a matmul
         NDArray qg = q.reshape(b, nkv, rep * t, d);
-        NDArray scores = qg.matMul(k.transpose(0, 1, 3, 2)).mul((float) (1.0 / Math.sqrt(d)));
-        scores = scores.toType(DataType.FLOAT32, false);
+        NDArray scores = qg.matMul(k.transpose(0, 1, 3, 2)).muli(attnScale).toType(DataType.FLOAT32, false);
         if (attnMask != null) {
             scores = scores.reshape(b, nkv, rep, t, total).add(attnMask).reshape(b, nkv, rep * t, total);
         }
         NDArray probs = scores.softmax(-1).toType(dtype, false);
-        NDArray attn = probs.matMul(v).reshape(b, nh, t, d).transpose(0, 2, 1, 3).reshape(b, t, (long) nh * d);
-        x = x.add(project(l, O, attn));
+        NDArray ctx = probs.matMul(v);
+        // [B, kv, rep*T, d] -> [B, T, heads*d]; for T = 1 the memory order already is (heads, d)
+        NDArray attn = t == 1 ? ctx.reshape(new Shape(b, 1, (long) nh * d))
+                : ctx.reshape(b, nh, t, d).transpose(0, 2, 1, 3).reshape(b, t, (long) nh * d);
+        x = x.add(project(l, O, attn)); // a new array: the input x may be the caller's or a kept hidden state
 
         NDArray n = rmsNorm(x, l.postNorm);
         NDArray gateUp = project(l, GATE_UP, n);
@@ -496,8 +512,8 @@ public final class LlamaModel implements AutoCloseable {
         NDList gu = gateUp.split(new long[] {inter}, 2);
         NDArray gate = gu.get(0);
         NDArray up = gu.get(1);
-        NDArray act = gate.mul(ai.djl.nn.Activation.sigmoid(gate)).mul(up);
-        return x.add(project(l, DOWN, act));
+        NDArray act = ai.djl.nn.Activation.sigmoid(gate).muli(gate).muli(up);
+        return x.addi(project(l, DOWN, act));
     }
 
     private NDArray project(Layer l, int group, NDArray x) {
@@ -515,12 +531,18 @@ public final class LlamaModel implements AutoCloseable {
     /** HF LlamaRMSNorm: float32 normalisation, cast back, then times weight. */
     private NDArray rmsNorm(NDArray x, NDArray weight) {
         NDArray xf = x.toType(DataType.FLOAT32, false);
-        NDArray rms = xf.square().mean(new int[] {-1}, true).add((float) config.rmsNormEps()).sqrt();
-        return xf.div(rms).toType(dtype, false).mul(weight);
+        NDArray inv = xf.mul(xf).mean(new int[] {-1}, true).addi(epsScalar).powi(minusHalf);
+        NDArray n = xf.mul(inv);
+        return (dtype == DataType.FLOAT32 ? n : n.toType(dtype, false)).muli(weight);
     }
 
     /** cos/sin tables [B, 1, T, d] for the new positions (cumsum(mask) - 1, pads at 0; else past..past+T-1). */
     private NDArray[] rope(NDManager scope, long[][] mask, int b, int t, int past) {
+        if (mask == null) {
+            ensureRopeTable(past + t);
+            NDIndex rows = new NDIndex().addSliceDim(past, past + t);
+            return new NDArray[] {cosTable.get(scope, rows), sinTable.get(scope, rows)};
+        }
         int d = config.headDim();
         int half = d / 2;
         int rows = mask == null ? 1 : b;
@@ -545,6 +567,39 @@ public final class LlamaModel implements AutoCloseable {
         Shape shape = new Shape(rows, 1, t, d);
         return new NDArray[] {scope.create(cos, shape).toType(dtype, false), scope.create(sin, shape).toType(dtype,
                 false)};
+    }
+
+    /** Makes sure the cached cos/sin tables cover positions {@code [0, positions)} (doubling when they grow). */
+    private synchronized void ensureRopeTable(int positions) {
+        if (positions <= ropePositions) {
+            return;
+        }
+        int p = Math.max(positions, Math.max(256, ropePositions * 2));
+        int d = config.headDim();
+        int half = d / 2;
+        float[] cos = new float[p * d];
+        float[] sin = new float[p * d];
+        for (int i = 0; i < p; i++) {
+            float pos = i;
+            for (int j = 0; j < half; j++) {
+                float angle = pos * invFreq[j];
+                float c = (float) Math.cos(angle);
+                float sn = (float) Math.sin(angle);
+                cos[i * d + j] = c;
+                cos[i * d + j + half] = c;
+                sin[i * d + j] = sn;
+                sin[i * d + j + half] = sn;
+            }
+        }
+        NDArray c = manager.create(cos, new Shape(p, d)).toType(dtype, false);
+        NDArray s = manager.create(sin, new Shape(p, d)).toType(dtype, false);
+        if (cosTable != null) {
+            cosTable.close();
+            sinTable.close();
+        }
+        cosTable = c;
+        sinTable = s;
+        ropePositions = p;
     }
 
     /** Position ids of the {@code t} new tokens after {@code past} cached ones. */
