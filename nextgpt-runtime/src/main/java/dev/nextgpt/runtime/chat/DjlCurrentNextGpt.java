@@ -32,7 +32,7 @@ import dev.nextgpt.runtime.nextgpt.current.CurrentNextGpt;
 import dev.nextgpt.runtime.nextgpt.current.CurrentPromptBuilder;
 import dev.nextgpt.runtime.nextgpt.current.CurrentSignalTokens;
 import dev.nextgpt.runtime.nextgpt.current.CurrentSystemLoader;
-import dev.nextgpt.runtime.nextgpt.current.LlamaTextTokenizer;
+import dev.nextgpt.runtime.nextgpt.LlamaTextTokenizer;
 
 import java.io.IOException;
 import java.nio.file.Files;
