@@ -1,7 +1,6 @@
 package dev.nextgpt.runtime.audioldm;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -10,6 +9,7 @@ import dev.nextgpt.ModelFormatException;
 import dev.nextgpt.runtime.diffusion.AutoencoderKL;
 import dev.nextgpt.runtime.diffusion.UNet2DCondition;
 import dev.nextgpt.runtime.diffusion.scheduler.DdimScheduler;
+import dev.nextgpt.runtime.diffusion.GuidedDenoisingLoop;
 import dev.nextgpt.runtime.diffusion.scheduler.DiffusionScheduler;
 import dev.nextgpt.runtime.diffusion.scheduler.SchedulerConfig;
 import dev.nextgpt.runtime.diffusion.scheduler.Schedulers;
@@ -309,38 +309,13 @@ public final class AudioLdmPipeline implements AutoCloseable {
             } else {
                 latents = gaussian(work, plan.latentShape(), options.seed());
             }
-            scheduler.setTimesteps(options.steps());
-            latents = latents.mul(scheduler.initNoiseSigma());
-            double[] timesteps = scheduler.timesteps();
-            for (int i = 0; i < timesteps.length; i++) {
-                if (cancel != null && cancel.getAsBoolean()) {
-                    throw new CancellationException("AudioLDM cancelled before step " + (i + 1) + " of "
-                            + timesteps.length);
-                }
-                double t = timesteps[i];
-                try (NDManager step = work.newSubManager()) {
-                    latents.tempAttach(step);
-                    NDArray in = cfg ? latents.concat(latents, 0) : latents;
-                    in = scheduler.scaleModelInput(in, t);
-                    NDArray tArr = scheduler.integerTimesteps() ? step.create(new long[] {(long) t})
-                            : step.create(new float[] {(float) t});
-                    NDArray noise = unet.forward(in, tArr, null, classLabels);
-                    NDArray uncond = null;
-                    NDArray text = noise;
-                    if (cfg) {
-                        NDList halves = noise.split(2, 0);
-                        uncond = halves.get(0);
-                        text = halves.get(1);
-                        noise = uncond.add(text.sub(uncond).mul((float) options.guidance()));
-                    }
-                    NDArray next = scheduler.step(noise, t, latents, null).prevSample();
-                    if (listener != null) {
-                        listener.onStep(new Step(i, timesteps.length, (long) t, in, uncond, text, noise, next));
-                    }
-                    next.attach(work);
-                    latents = next;
-                }
-            }
+            NDArray labels = classLabels;
+            latents = GuidedDenoisingLoop.run(scheduler, work, latents, options.steps(), options.guidance(),
+                    (in, t) -> unet.forward(in, t, null, labels),
+                    listener == null ? null : s -> listener.onStep(new Step(s.index(), s.total(), s.timestep(),
+                            s.latentModelInput(), s.noisePredUncond(), s.noisePredText(), s.noisePred(),
+                            s.prevLatents())),
+                    cancel, "AudioLDM");
             NDArray mel = decodeLatents(latents);
             NDArray waveform = melToWaveform(mel);
             NDArray audio = AudioLdmLengths.cropWaveform(waveform, plan.originalWaveformLength()).duplicate();

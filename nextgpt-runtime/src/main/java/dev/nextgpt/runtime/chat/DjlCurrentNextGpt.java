@@ -10,13 +10,11 @@ import dev.nextgpt.ChatResponse;
 import dev.nextgpt.FinishReason;
 import dev.nextgpt.GenerationOptions;
 import dev.nextgpt.ImagePart;
-import dev.nextgpt.InvalidInputException;
 import dev.nextgpt.MediaRequestPart;
 import dev.nextgpt.ModelInfo;
 import dev.nextgpt.ModelVersion;
 import dev.nextgpt.NextGpt;
 import dev.nextgpt.NextGptConfig;
-import dev.nextgpt.NextGptException;
 import dev.nextgpt.Part;
 import dev.nextgpt.RuntimeFailureException;
 import dev.nextgpt.TextGenerationOptions;
@@ -32,10 +30,9 @@ import dev.nextgpt.runtime.nextgpt.current.CurrentNextGpt;
 import dev.nextgpt.runtime.nextgpt.current.CurrentPromptBuilder;
 import dev.nextgpt.runtime.nextgpt.current.CurrentSignalTokens;
 import dev.nextgpt.runtime.nextgpt.current.CurrentSystemLoader;
-import dev.nextgpt.runtime.nextgpt.current.LlamaTextTokenizer;
+import dev.nextgpt.runtime.nextgpt.LlamaTextTokenizer;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -45,7 +42,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.CancellationException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -119,21 +115,7 @@ final class DjlCurrentNextGpt implements NextGpt {
 
     @Override
     public ChatResponse chat(ChatRequest request, ChatListener listener) {
-        ChatListener l = listener == null ? ChatListener.NONE : listener;
-        if (closed) {
-            throw new InvalidInputException("this NextGpt instance is closed");
-        }
-        lock.lock();
-        try {
-            ChatResponse r = chatLocked(request, l);
-            l.onComplete(r);
-            return r;
-        } catch (RuntimeException e) {
-            l.onError(e);
-            throw e instanceof NextGptException ? e : new RuntimeFailureException("NExT-GPT chat failed: " + e, e);
-        } finally {
-            lock.unlock();
-        }
+        return ChatCalls.serialised(lock, closed, listener, l -> chatLocked(request, l));
     }
 
     private ChatResponse chatLocked(ChatRequest request, ChatListener l) {
@@ -193,13 +175,7 @@ final class DjlCurrentNextGpt implements NextGpt {
             return new ChatResponse(parts, out.text().strip(), finish, (int) out.splice().inputsEmbeds().getShape()
                     .get(1), gen.length, Duration.ofNanos(System.nanoTime() - t0));
         } finally {
-            for (Path p : temps) {
-                try {
-                    Files.deleteIfExists(p);
-                } catch (IOException ignored) {
-                    // temp file
-                }
-            }
+            ChatCalls.deleteTemps(temps);
         }
     }
 
@@ -232,17 +208,11 @@ final class DjlCurrentNextGpt implements NextGpt {
         dev.nextgpt.Modality api = DjlNextGpt.api(m);
         NDArray cond = r.conditioning();
         if (model.decoder(m).isEmpty()) {
-            int[] shape = Arrays.stream(cond.getShape().getShape()).mapToInt(Math::toIntExact).toArray();
-            return new MediaRequestPart(api, cond.toFloatArray(), shape, "no " + api.name().toLowerCase()
-                    + " decoder is configured; this is the conditioning (prompt_embeds) the decoder would receive");
+            return ChatCalls.mediaRequest(api, cond, "decoder");
         }
         ModalityDecoder.Options o = DjlNextGpt.decoderOptions(m, opts);
-        try {
-            return model.decode(r, o, (step, total) -> l.onMediaProgress(api, step, total),
-                    () -> request.cancellation().isCancelled()).part();
-        } catch (CancellationException e) {
-            return null;
-        }
+        return ChatCalls.decodeOrNull(api, request, l, (progress, cancelled) -> model.decode(r, o, progress,
+                cancelled));
     }
 
     /** The user message text with its placeholders; the media are preprocessed into {@code media} in order. */

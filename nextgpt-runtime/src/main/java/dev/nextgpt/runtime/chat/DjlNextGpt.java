@@ -19,7 +19,6 @@ import dev.nextgpt.ModelInfo;
 import dev.nextgpt.ModelVersion;
 import dev.nextgpt.NextGpt;
 import dev.nextgpt.NextGptConfig;
-import dev.nextgpt.NextGptException;
 import dev.nextgpt.Part;
 import dev.nextgpt.RuntimeFailureException;
 import dev.nextgpt.TextGenerationOptions;
@@ -45,7 +44,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.CancellationException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -196,21 +194,7 @@ public final class DjlNextGpt implements NextGpt {
 
     @Override
     public ChatResponse chat(ChatRequest request, ChatListener listener) {
-        ChatListener l = listener == null ? ChatListener.NONE : listener;
-        if (closed) {
-            throw new InvalidInputException("this NextGpt instance is closed");
-        }
-        lock.lock();
-        try {
-            ChatResponse r = chatLocked(request, l);
-            l.onComplete(r);
-            return r;
-        } catch (RuntimeException e) {
-            l.onError(e);
-            throw e instanceof NextGptException ? e : new RuntimeFailureException("NExT-GPT chat failed: " + e, e);
-        } finally {
-            lock.unlock();
-        }
+        return ChatCalls.serialised(lock, closed, listener, l -> chatLocked(request, l));
     }
 
     private ChatResponse chatLocked(ChatRequest request, ChatListener l) {
@@ -276,13 +260,7 @@ public final class DjlNextGpt implements NextGpt {
             return new ChatResponse(parts, text, finish, promptRows, r.generatedIds().length,
                     Duration.ofNanos(System.nanoTime() - t0));
         } finally {
-            for (Path p : temps) {
-                try {
-                    Files.deleteIfExists(p);
-                } catch (IOException ignored) {
-                    // temp file
-                }
-            }
+            ChatCalls.deleteTemps(temps);
         }
     }
 
@@ -292,19 +270,13 @@ public final class DjlNextGpt implements NextGpt {
         var decoder = model.decoder(m);
         NDArray cond = s.conditioning();
         if (decoder.isEmpty()) {
-            int[] shape = Arrays.stream(cond.getShape().getShape()).mapToInt(Math::toIntExact).toArray();
-            return new MediaRequestPart(api, cond.toFloatArray(), shape, "no " + api.name().toLowerCase()
-                    + " decoder is configured; this is the conditioning (prompt_embeds) the "
-                    + (m == Modality.IMAGE ? "Stable Diffusion" : m == Modality.VIDEO ? "Zeroscope" : "AudioLDM")
-                    + " pipeline would receive");
+            return ChatCalls.mediaRequest(api, cond,
+                    (m == Modality.IMAGE ? "Stable Diffusion" : m == Modality.VIDEO ? "Zeroscope" : "AudioLDM")
+                            + " pipeline");
         }
         ModalityDecoder.Options o = decoderOptions(m, opts);
-        try {
-            return decoder.get().decode(cond, o, (step, total) -> l.onMediaProgress(api, step, total),
-                    () -> request.cancellation().isCancelled()).part();
-        } catch (CancellationException e) {
-            return null;
-        }
+        return ChatCalls.decodeOrNull(api, request, l, (progress, cancelled) -> decoder.get().decode(cond, o,
+                progress, cancelled));
     }
 
     /**

@@ -72,8 +72,8 @@ public final class AudioDiffusionDecoder implements ModalityDecoder {
 
     @Override
     public Output decode(NDArray conditioning, Options options, Progress progress, BooleanSupplier cancelled) {
-        Options o = options == null ? Options.defaults() : options;
-        Progress p = progress == null ? Progress.NONE : progress;
+        Options o = DecoderSupport.orDefaults(options);
+        Progress p = DecoderSupport.orNone(progress);
         long[] want = conditioningShape();
         // NExT-GPT's audio conditioning is [1, 1, D] viewed as [1, D]
         NDArray cond = conditioning.getShape().size() == want[1] ? conditioning.reshape(want) : conditioning;
@@ -95,24 +95,18 @@ public final class AudioDiffusionDecoder implements ModalityDecoder {
         NDManager out = conditioning.getManager();
         try (NDManager scope = out.newSubManager()) {
             NDArray negative = null;
-            if (o.negativePrompt() != null && !o.negativePrompt().isEmpty() && po.guidance() > 1.0) {
+            if (DecoderSupport.hasNegativePrompt(o) && po.guidance() > 1.0) {
                 negative = pipeline.encodePrompts(scope, List.of(o.negativePrompt()));
             }
             AudioLdmPipeline.Result r = pipeline.generate(scope, cond, negative, o.initialLatents(), po,
                     step -> p.onStep(step.index() + 1, step.total()), cancelled);
             float[] samples = r.audio().get(0).toFloatArray();
             Map<String, NDArray> tensors = new LinkedHashMap<>();
-            tensors.put("audio.prompt_embeds", keep(cond, out));
-            tensors.put("audio.final_latents", keep(r.latents(), out));
-            tensors.put("audio.waveform", keep(r.audio(), out));
+            tensors.put("audio.prompt_embeds", DecoderSupport.keep(cond, out));
+            tensors.put("audio.final_latents", DecoderSupport.keep(r.latents(), out));
+            tensors.put("audio.waveform", DecoderSupport.keep(r.audio(), out));
             return new Output(AudioPart.ofMono(samples, pipeline.samplingRate()), tensors);
         }
-    }
-
-    private static NDArray keep(NDArray a, NDManager target) {
-        NDArray c = a.duplicate();
-        c.attach(target);
-        return c;
     }
 
     @Override

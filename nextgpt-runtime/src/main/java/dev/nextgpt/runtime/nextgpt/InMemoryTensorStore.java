@@ -14,33 +14,40 @@ import java.util.SplittableRandom;
 import java.util.TreeMap;
 
 /**
- * A {@link TensorStore} over float32 tensors held in Java arrays: used for the embedded demo model and for the parts
- * a caller allowed to be randomly initialised. {@link #normal}, {@link #ones}, {@link #zeros} fill tensors
+ * A {@link TensorStore} over float32 tensors held in memory: used for the embedded demo model, for the parts a caller
+ * allowed to be randomly initialised and for computed tensors (e.g. resized embedding matrices). {@link #normal}, {@link #ones}, {@link #zeros} fill tensors
  * deterministically from a seeded generator.
  */
 public final class InMemoryTensorStore implements TensorStore {
+    private final String name;
     private final Path source;
     private final TreeMap<String, TensorInfo> infos = new TreeMap<>();
-    private final TreeMap<String, float[]> data = new TreeMap<>();
+    private final TreeMap<String, ByteBuffer> data = new TreeMap<>();
     private final SplittableRandom random;
 
+    /** A store whose random fills ({@link #normal}) draw from a generator seeded with {@code seed}. */
     public InMemoryTensorStore(String name, long seed) {
+        this.name = name;
         this.source = Path.of("<in-memory:" + name + ">");
         this.random = new SplittableRandom(seed);
     }
 
-    /** Adds a tensor (replacing one of the same name). */
+    /** A store for explicitly {@link #put} tensors (random fills use seed 0). */
+    public InMemoryTensorStore(String name) {
+        this(name, 0L);
+    }
+
+    /** Adds a tensor (replacing one of the same name); the values are copied. */
     public InMemoryTensorStore put(String name, long[] shape, float[] values) {
-        long n = 1;
-        for (long d : shape) {
-            n *= d;
-        }
+        long n = count(shape);
         if (n != values.length) {
             throw new ModelFormatException("tensor '" + name + "' has " + values.length + " values but shape needs "
                     + n);
         }
+        ByteBuffer b = ByteBuffer.allocateDirect(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+        b.asFloatBuffer().put(values);
         infos.put(name, new TensorInfo(name, TensorDType.F32, shape.clone()));
-        data.put(name, values);
+        data.put(name, b.asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN));
         return this;
     }
 
@@ -105,14 +112,16 @@ public final class InMemoryTensorStore implements TensorStore {
     @Override
     public ByteBuffer rawBytes(String name) {
         info(name);
-        float[] v = data.get(name);
-        ByteBuffer b = ByteBuffer.allocateDirect(v.length * 4).order(ByteOrder.LITTLE_ENDIAN);
-        b.asFloatBuffer().put(v);
-        return b.asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
+        return data.get(name).duplicate().order(ByteOrder.LITTLE_ENDIAN);
     }
 
     @Override
     public void close() {
         // nothing native
+    }
+
+    @Override
+    public String toString() {
+        return name;
     }
 }

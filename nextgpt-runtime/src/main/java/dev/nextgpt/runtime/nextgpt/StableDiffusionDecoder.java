@@ -7,7 +7,6 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.nextgpt.ImagePart;
-import dev.nextgpt.InvalidInputException;
 import dev.nextgpt.ModelFormatException;
 import dev.nextgpt.runtime.clip.ClipBpeTokenizer;
 import dev.nextgpt.runtime.cliptext.ClipTextModel;
@@ -129,14 +128,10 @@ public final class StableDiffusionDecoder implements ModalityDecoder {
 
     @Override
     public Output decode(NDArray conditioning, Options options, Progress progress, BooleanSupplier cancelled) {
-        Options o = options == null ? Options.defaults() : options;
-        Progress p = progress == null ? Progress.NONE : progress;
+        Options o = DecoderSupport.orDefaults(options);
+        Progress p = DecoderSupport.orNone(progress);
         long[] want = conditioningShape();
-        NDArray cond = conditioning.getShape().dimension() == 2 ? conditioning.expandDims(0) : conditioning;
-        if (!java.util.Arrays.equals(cond.getShape().getShape(), want)) {
-            throw new InvalidInputException("image decoder conditioning must be " + new Shape(want) + " (77 tokens × "
-                    + "UNet cross_attention_dim) but is " + conditioning.getShape());
-        }
+        NDArray cond = DecoderSupport.tokenConditioning(conditioning, want, "image", "UNet");
         NDManager out = conditioning.getManager();
         try (NDManager scope = out.newSubManager()) {
             NDArray c = cond.toType(DataType.FLOAT32, true);
@@ -163,7 +158,7 @@ public final class StableDiffusionDecoder implements ModalityDecoder {
             if (o.initialLatents() != null) {
                 po.latents(o.initialLatents());
             }
-            if (o.negativePrompt() != null && !o.negativePrompt().isEmpty()) {
+            if (DecoderSupport.hasNegativePrompt(o)) {
                 po.negativePromptEmbeds(pipeline.encodePrompt(o.negativePrompt(), scope));
             }
             StableDiffusionPipeline.Result r;
@@ -179,19 +174,13 @@ public final class StableDiffusionDecoder implements ModalityDecoder {
             int w = (int) is.get(2);
             ImagePart part = ImagePart.ofRgbBytes(w, h, uint8.get(0).toByteArray());
             Map<String, NDArray> tensors = new LinkedHashMap<>();
-            tensors.put("sd.prompt_embeds", keep(c, out));
-            tensors.put("sd.per_loop_latents", keep(NDArrays.stack(perLoop, 0).squeeze(1), out));
-            tensors.put("sd.final_latents", keep(r.latents(), out));
-            tensors.put("sd.image_float", keep(imageFloat, out));
-            tensors.put("sd.image_uint8", keep(uint8.get(0), out));
+            tensors.put("sd.prompt_embeds", DecoderSupport.keep(c, out));
+            tensors.put("sd.per_loop_latents", DecoderSupport.keep(NDArrays.stack(perLoop, 0).squeeze(1), out));
+            tensors.put("sd.final_latents", DecoderSupport.keep(r.latents(), out));
+            tensors.put("sd.image_float", DecoderSupport.keep(imageFloat, out));
+            tensors.put("sd.image_uint8", DecoderSupport.keep(uint8.get(0), out));
             return new Output(part, tensors);
         }
-    }
-
-    private static NDArray keep(NDArray a, NDManager target) {
-        NDArray c = a.duplicate();
-        c.attach(target);
-        return c;
     }
 
     @Override

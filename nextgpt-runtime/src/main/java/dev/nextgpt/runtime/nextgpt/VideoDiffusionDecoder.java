@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.nextgpt.ImagePart;
-import dev.nextgpt.InvalidInputException;
 import dev.nextgpt.ModelFormatException;
 import dev.nextgpt.VideoPart;
 import dev.nextgpt.runtime.clip.ClipBpeTokenizer;
@@ -85,14 +84,10 @@ public final class VideoDiffusionDecoder implements ModalityDecoder {
 
     @Override
     public Output decode(NDArray conditioning, Options options, Progress progress, BooleanSupplier cancelled) {
-        Options o = options == null ? Options.defaults() : options;
-        Progress p = progress == null ? Progress.NONE : progress;
+        Options o = DecoderSupport.orDefaults(options);
+        Progress p = DecoderSupport.orNone(progress);
         long[] want = conditioningShape();
-        NDArray cond = conditioning.getShape().dimension() == 2 ? conditioning.expandDims(0) : conditioning;
-        if (!Arrays.equals(cond.getShape().getShape(), want)) {
-            throw new InvalidInputException("video decoder conditioning must be " + new Shape(want) + " (77 tokens × "
-                    + "UNet3D cross_attention_dim) but is " + conditioning.getShape());
-        }
+        NDArray cond = DecoderSupport.tokenConditioning(conditioning, want, "video", "UNet3D");
         TextToVideoPipeline.Options po = TextToVideoPipeline.Options.defaults();
         if (o.steps() != null) {
             po = po.withSteps(o.steps());
@@ -108,7 +103,7 @@ public final class VideoDiffusionDecoder implements ModalityDecoder {
         NDManager out = conditioning.getManager();
         try (NDManager scope = out.newSubManager()) {
             NDArray negative = null;
-            if (o.negativePrompt() != null && !o.negativePrompt().isEmpty() && po.guidance() > 1.0) {
+            if (DecoderSupport.hasNegativePrompt(o) && po.guidance() > 1.0) {
                 negative = pipeline.encodePrompt(scope, o.negativePrompt(), (int) want[1]);
             }
             TextToVideoPipeline.Result r = pipeline.generate(scope, cond, negative, o.initialLatents(), po,
@@ -125,17 +120,11 @@ public final class VideoDiffusionDecoder implements ModalityDecoder {
                 images.add(ImagePart.ofRgbBytes(w, h, Arrays.copyOfRange(all, i * frameBytes, (i + 1) * frameBytes)));
             }
             Map<String, NDArray> tensors = new LinkedHashMap<>();
-            tensors.put("video.prompt_embeds", keep(cond, out));
-            tensors.put("video.final_latents", keep(r.latents(), out));
-            tensors.put("video.frames_uint8", keep(frames, out));
+            tensors.put("video.prompt_embeds", DecoderSupport.keep(cond, out));
+            tensors.put("video.final_latents", DecoderSupport.keep(r.latents(), out));
+            tensors.put("video.frames_uint8", DecoderSupport.keep(frames, out));
             return new Output(VideoPart.ofFrames(images, fps), tensors);
         }
-    }
-
-    private static NDArray keep(NDArray a, NDManager target) {
-        NDArray c = a.duplicate();
-        c.attach(target);
-        return c;
     }
 
     @Override

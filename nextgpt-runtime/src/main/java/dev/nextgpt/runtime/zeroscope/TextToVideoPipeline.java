@@ -11,6 +11,7 @@ import dev.nextgpt.ModelFormatException;
 import dev.nextgpt.runtime.cliptext.ClipTextModel;
 import dev.nextgpt.runtime.diffusion.AutoencoderKL;
 import dev.nextgpt.runtime.diffusion.scheduler.DdimScheduler;
+import dev.nextgpt.runtime.diffusion.GuidedDenoisingLoop;
 import dev.nextgpt.runtime.diffusion.scheduler.DiffusionScheduler;
 import dev.nextgpt.runtime.diffusion.scheduler.SchedulerConfig;
 import dev.nextgpt.runtime.diffusion.scheduler.Schedulers;
@@ -298,38 +299,12 @@ public final class TextToVideoPipeline implements AutoCloseable {
             } else {
                 latents = gaussian(work, latentShape, options.seed());
             }
-            scheduler.setTimesteps(options.steps());
-            latents = latents.mul(scheduler.initNoiseSigma());
-            double[] timesteps = scheduler.timesteps();
-            for (int i = 0; i < timesteps.length; i++) {
-                if (cancel != null && cancel.getAsBoolean()) {
-                    throw new CancellationException("text-to-video cancelled before step " + (i + 1) + " of "
-                            + timesteps.length);
-                }
-                double t = timesteps[i];
-                try (NDManager step = work.newSubManager()) {
-                    latents.tempAttach(step);
-                    NDArray in = cfg ? latents.concat(latents, 0) : latents;
-                    in = scheduler.scaleModelInput(in, t);
-                    NDArray tArr = scheduler.integerTimesteps() ? step.create(new long[] {(long) t})
-                            : step.create(new float[] {(float) t});
-                    NDArray noise = unet.forward(in, tArr, context);
-                    NDArray uncond = null;
-                    NDArray text = noise;
-                    if (cfg) {
-                        NDList halves = noise.split(2, 0);
-                        uncond = halves.get(0);
-                        text = halves.get(1);
-                        noise = uncond.add(text.sub(uncond).mul((float) options.guidance()));
-                    }
-                    NDArray next = scheduler.step(noise, t, latents, null).prevSample();
-                    if (listener != null) {
-                        listener.onStep(new Step(i, timesteps.length, (long) t, in, uncond, text, next));
-                    }
-                    next.attach(work);
-                    latents = next;
-                }
-            }
+            NDArray encoderHiddenStates = context;
+            latents = GuidedDenoisingLoop.run(scheduler, work, latents, options.steps(), options.guidance(),
+                    (in, t) -> unet.forward(in, t, encoderHiddenStates),
+                    listener == null ? null : s -> listener.onStep(new Step(s.index(), s.total(), s.timestep(),
+                            s.latentModelInput(), s.noisePredUncond(), s.noisePredText(), s.prevLatents())),
+                    cancel, "text-to-video");
             NDArray video = decode(work, latents, options.decodeChunk());
             NDArray frames8 = VideoOutput.tensor2vidUint8(video);
             latents.attach(manager);

@@ -2,10 +2,10 @@ package dev.nextgpt.runtime.zeroscope;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import dev.nextgpt.runtime.component.ComponentPaths;
 import dev.nextgpt.runtime.component.ComponentRequest;
 import dev.nextgpt.runtime.component.ComponentRunner;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -43,6 +43,6 @@ public final class Unet3dRunner implements ComponentRunner {
     }
 
     static Path unetFolder(Path model) {
-        return Files.isDirectory(model.resolve("unet")) ? model.resolve("unet") : model;
+        return ComponentPaths.subfolderOrSelf(model, "unet");
     }
 }

@@ -2,7 +2,6 @@ package dev.nextgpt.runtime.zeroscope;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import dev.nextgpt.InvalidInputException;
 import dev.nextgpt.runtime.component.ComponentRequest;
 import dev.nextgpt.runtime.component.ComponentRunner;
 
@@ -49,7 +48,7 @@ public final class VideoPipelineRunner implements ComponentRunner {
                 .withGuidance(request.doubleOption("guidance", 9.0))
                 .withSize(optInt(request, "height"), optInt(request, "width"))
                 .withNumFrames(optInt(request, "num_frames"))
-                .withSeed(longOption(request, "seed"))
+                .withSeed(request.longOption("seed", 0))
                 .withEta(request.doubleOption("eta", 0.0))
                 .withScheduler(request.option("scheduler").orElse(null));
         try (TextToVideoPipeline pipe = tokenizer == null ? TextToVideoPipeline.load(request.model())
@@ -67,14 +66,5 @@ public final class VideoPipelineRunner implements ComponentRunner {
 
     static Integer optInt(ComponentRequest request, String key) {
         return request.option(key).isPresent() ? request.intOption(key, 0) : null;
-    }
-
-    static long longOption(ComponentRequest request, String key) {
-        String v = request.option(key).orElse("0");
-        try {
-            return Long.parseLong(v.trim());
-        } catch (NumberFormatException e) {
-            throw new InvalidInputException("option " + key + "=" + v + " is not an integer");
-        }
     }
 }

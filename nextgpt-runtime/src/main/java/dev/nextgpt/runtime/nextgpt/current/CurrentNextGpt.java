@@ -1,5 +1,7 @@
 package dev.nextgpt.runtime.nextgpt.current;
 
+import dev.nextgpt.runtime.nextgpt.LlamaTextTokenizer;
+
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.nextgpt.InvalidInputException;

@@ -1,5 +1,7 @@
 package dev.nextgpt.runtime.nextgpt.current;
 
+import dev.nextgpt.runtime.nextgpt.InMemoryTensorStore;
+
 import dev.nextgpt.InvalidInputException;
 import dev.nextgpt.ModelFormatException;
 import dev.nextgpt.runtime.io.TensorInfo;
@@ -176,11 +178,11 @@ public final class CurrentSignalTokens {
             overwriteNewRows(e, rows + numNew, hidden, numNew, adapterEmbeddings.readFloats(emb),
                     adapterEmbeddings.info(emb).shape(), String.valueOf(adapterEmbeddings.source()));
         }
-        out.putFloats(emb, new long[] {rows + numNew, hidden}, e);
+        out.put(emb, new long[] {rows + numNew, hidden}, e);
         if (base.contains(head)) {
             TensorInfo hi = base.info(head);
             int hr = Math.toIntExact(hi.dim(0));
-            out.putFloats(head, new long[] {hr + numNew, hidden},
+            out.put(head, new long[] {hr + numNew, hidden},
                     resizeWithMeanRows(base.readFloats(head), hr, hidden, numNew));
         }
         return out;

@@ -1,5 +1,7 @@
 package dev.nextgpt.runtime.nextgpt.current;
 
+import dev.nextgpt.runtime.nextgpt.InMemoryTensorStore;
+
 import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -479,7 +481,7 @@ public final class CurrentSystemLoader {
                         adapter.info("model.embed_tokens.weight").shape(), String.valueOf(adapter.source()));
                 how = "rows of " + adapter.source();
             }
-            out.putFloats(name, new long[] {target, hidden}, values);
+            out.put(name, new long[] {target, hidden}, values);
             notes.add(name + " resized from " + rows + " to " + target + " rows (" + how + ")");
         }
         return out;
@@ -561,8 +563,8 @@ public final class CurrentSystemLoader {
 
     /** Missing tensors: biases 0, LayerNorm weights 1, {@code query_embs} 0 (C init), other weights N(0, 0.02²). */
     private static TensorStore randomTensors(ParameterAudit.Report r, long seed) {
-        dev.nextgpt.runtime.nextgpt.InMemoryTensorStore s =
-                new dev.nextgpt.runtime.nextgpt.InMemoryTensorStore("random-init", seed);
+        InMemoryTensorStore s =
+                new InMemoryTensorStore("random-init", seed);
         for (ParameterAudit.Finding f : r.missing()) {
             String n = f.name();
             if (n.endsWith(".bias") || n.equals("query_embs") || n.endsWith("in_proj_bias")) {

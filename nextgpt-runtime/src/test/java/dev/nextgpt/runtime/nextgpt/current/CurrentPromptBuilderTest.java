@@ -1,5 +1,7 @@
 package dev.nextgpt.runtime.nextgpt.current;
 
+import dev.nextgpt.runtime.nextgpt.LlamaTextTokenizer;
+
 import dev.nextgpt.runtime.llm.LlamaTokenizer;
 import dev.nextgpt.runtime.nextgpt.Modality;
 import dev.nextgpt.runtime.nextgpt.current.CurrentPromptBuilder.Template;

@@ -1,5 +1,8 @@
 package dev.nextgpt.runtime.nextgpt.current;
 
+import dev.nextgpt.runtime.nextgpt.InMemoryTensorStore;
+import dev.nextgpt.runtime.nextgpt.LlamaTextTokenizer;
+
 import dev.nextgpt.ModelFormatException;
 import dev.nextgpt.runtime.io.CompositeTensorStore;
 import dev.nextgpt.runtime.io.SafetensorsFile;

@@ -1,5 +1,7 @@
 package dev.nextgpt.runtime.nextgpt.current;
 
+import dev.nextgpt.runtime.nextgpt.InMemoryTensorStore;
+
 import dev.nextgpt.runtime.io.SafetensorsFile;
 import dev.nextgpt.runtime.io.SafetensorsWriter;
 import dev.nextgpt.runtime.io.TensorInfo;
@@ -49,17 +51,17 @@ final class CurrentTinyDisk implements AutoCloseable {
         llama = SafetensorsFile.open(CurrentFixtures.llamaDir().resolve("model.safetensors"));
         imagebind = SafetensorsFile.open(imagebindDir().resolve("model.safetensors"));
         Random r = new Random(7);
-        extra.putFloats("model.mm_input_projector.in_fc.weight", new long[] {32, 16}, normal(r, 32 * 16, 0.2));
-        extra.putFloats("model.mm_output_img_projector.out_fc.weight", new long[] {48, 32}, normal(r, 48 * 32, 0.2));
-        extra.putFloats("model.mm_output_img_projector.out_fc.bias", new long[] {48}, normal(r, 48, 0.2));
+        extra.put("model.mm_input_projector.in_fc.weight", new long[] {32, 16}, normal(r, 32 * 16, 0.2));
+        extra.put("model.mm_output_img_projector.out_fc.weight", new long[] {48, 32}, normal(r, 48 * 32, 0.2));
+        extra.put("model.mm_output_img_projector.out_fc.bias", new long[] {48}, normal(r, 48, 0.2));
         // 36 trained rows for the signal tokens (adapter file), LoRA pairs
-        extra.putFloats("adapter.embed_rows", new long[] {SIGNALS, HIDDEN}, normal(r, SIGNALS * HIDDEN, 0.5));
+        extra.put("adapter.embed_rows", new long[] {SIGNALS, HIDDEN}, normal(r, SIGNALS * HIDDEN, 0.5));
         for (String t : LORA_TARGETS) {
-            extra.putFloats("lora." + t + ".lora_A.weight", new long[] {LORA_R, HIDDEN}, normal(r, LORA_R * HIDDEN, 0.3));
-            extra.putFloats("lora." + t + ".lora_B.weight", new long[] {HIDDEN, LORA_R}, normal(r, HIDDEN * LORA_R, 0.3));
+            extra.put("lora." + t + ".lora_A.weight", new long[] {LORA_R, HIDDEN}, normal(r, LORA_R * HIDDEN, 0.3));
+            extra.put("lora." + t + ".lora_B.weight", new long[] {HIDDEN, LORA_R}, normal(r, HIDDEN * LORA_R, 0.3));
         }
-        extra.putFloats("lora." + PROJECTOR_LORA + ".lora_A.weight", new long[] {LORA_R, 32}, normal(r, LORA_R * 32, 0.3));
-        extra.putFloats("lora." + PROJECTOR_LORA + ".lora_B.weight", new long[] {32, LORA_R}, normal(r, 32 * LORA_R, 0.3));
+        extra.put("lora." + PROJECTOR_LORA + ".lora_A.weight", new long[] {LORA_R, 32}, normal(r, LORA_R * 32, 0.3));
+        extra.put("lora." + PROJECTOR_LORA + ".lora_B.weight", new long[] {32, LORA_R}, normal(r, 32 * LORA_R, 0.3));
         for (String c : List.of("current_inproj_group", "current_outproj_image", "current_outproj_video",
                 "current_outproj_audio")) {
             TensorStore s = SafetensorsFile.open(CurrentTinySystem.projectorFile(c));
@@ -128,8 +130,8 @@ final class CurrentTinyDisk implements AutoCloseable {
         if (adapterRows) {
             System.arraycopy(extra.readFloats("adapter.embed_rows"), 0, emb, 512 * HIDDEN, SIGNALS * HIDDEN);
         }
-        out.putFloats("model.embed_tokens.weight", new long[] {512 + SIGNALS, HIDDEN}, emb);
-        out.putFloats("lm_head.weight", new long[] {512 + SIGNALS, HIDDEN},
+        out.put("model.embed_tokens.weight", new long[] {512 + SIGNALS, HIDDEN}, emb);
+        out.put("lm_head.weight", new long[] {512 + SIGNALS, HIDDEN},
                 CurrentSignalTokens.resizeWithMeanRows(llama.readFloats("lm_head.weight"), 512, HIDDEN, SIGNALS));
         if (lora) {
             double scaling = LORA_ALPHA / LORA_R;
@@ -148,7 +150,7 @@ final class CurrentTinyDisk implements AutoCloseable {
                         w[o * in + i] += (float) (scaling * d);
                     }
                 }
-                out.putFloats(t + ".weight", new long[] {outDim, in}, w);
+                out.put(t + ".weight", new long[] {outDim, in}, w);
             }
         }
         return out;
