@@ -19,6 +19,7 @@ import picocli.CommandLine.Command;
                 ChatCommand.class,
                 TrainCommand.class,
                 TrainCheckCommand.class,
+                SampleSystemCommand.class,
                 PrecomputeEmbeddingsCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {

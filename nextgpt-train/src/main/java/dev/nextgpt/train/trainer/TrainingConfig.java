@@ -43,12 +43,24 @@ public final class TrainingConfig {
 
     /** A trainer and the resources it owns (close after training). */
     public record Setup(NextGptTrainer trainer, LegacyTrainingModel model, LegacyTokenizer tokenizer,
-                        NDManager manager) implements AutoCloseable {
+                        NDManager manager, AutoCloseable features) implements AutoCloseable {
+        public Setup(NextGptTrainer trainer, LegacyTrainingModel model, LegacyTokenizer tokenizer,
+                     NDManager manager) {
+            this(trainer, model, tokenizer, manager, null);
+        }
+
         @Override
         public void close() {
             trainer.close();
             model.close();
             tokenizer.close();
+            if (features != null) {
+                try {
+                    features.close();
+                } catch (Exception e) {
+                    throw new IllegalStateException("cannot close the feature source: " + e.getMessage(), e);
+                }
+            }
             manager.close();
         }
     }
@@ -74,6 +86,7 @@ public final class TrainingConfig {
         }
         LegacyTokenizer tok = LegacyTokenizer.load(path(base, jc.getString("tokenizer_json")), added);
         NDManager manager = NDManager.newBaseManager();
+        ImageBindFeatures imageBind = null;
         try {
             Map<Modality, Integer> counts = new EnumMap<>(Modality.class);
             JsonObject sig = c.has("signal_tokens") ? c.getAsJsonObject("signal_tokens") : new JsonObject();
@@ -107,8 +120,14 @@ public final class TrainingConfig {
             LegacyTrainingModel model = new LegacyTrainingModel(stage, store,
                     new TrainingLlama(llm, LegacyTrainingModel.llmPrefix(stage), lora), signalIds,
                     jc.getInt("projector_heads", 4));
-            FeatureSource features = FeatureSource.cached(FeatureSource.precomputed(
-                    path(base, jc.getString("features_dir", "features"))));
+            FeatureSource features;
+            if (c.has("imagebind") && !c.get("imagebind").isJsonNull()) {
+                imageBind = ImageBindFeatures.load(path(base, c.get("imagebind").getAsString()), manager);
+                features = FeatureSource.cached(imageBind);
+            } else {
+                features = FeatureSource.cached(FeatureSource.precomputed(
+                        path(base, jc.getString("features_dir", "features"))));
+            }
             LegacyExampleFactory factory = new LegacyExampleFactory(stage, builder,
                     jc.getString("stage1_prompt", "generate a caption"), features, null);
             NextGptTrainer.Builder b = NextGptTrainer.builder().model(model)
@@ -151,8 +170,11 @@ public final class TrainingConfig {
             if (c.has("eval_datasets")) {
                 b.evalData(datasets(base, c.getAsJsonArray("eval_datasets"), stage, progress), factory);
             }
-            return new Setup(b.build(), model, tok, manager);
+            return new Setup(b.build(), model, tok, manager, imageBind);
         } catch (RuntimeException e) {
+            if (imageBind != null) {
+                imageBind.close();
+            }
             manager.close();
             tok.close();
             throw e;
