@@ -200,8 +200,13 @@ public final class TrainingConfig {
                 var r = DatasetRecords.readLegacyInstructions(json, media, embed, skip);
                 r.records().forEach(p -> samples.add(TrainingSample.fromDialogue(p)));
                 skipped = r.skipped();
+            } else if (type.equals("mosit")) {
+                var r = DatasetRecords.readMosit(json, media, embed, skip);
+                r.records().forEach(p -> samples.add(TrainingSample.fromDialogue(p.legacy())));
+                skipped = r.skipped();
             } else {
-                throw new InvalidInputException("dataset type must be 'pairs' or 'instructions', not '" + type + "'");
+                throw new InvalidInputException("dataset type must be 'pairs', 'instructions' or 'mosit', not '"
+                        + type + "'");
             }
             if (progress != null) {
                 progress.accept("dataset " + json + ": " + samples.size() + " samples" + (skipped > 0
