@@ -144,6 +144,14 @@ public final class TrainingConfig {
                     .evalEvery(jc.getInt("eval_every", 0))
                     .logEvery(jc.getInt("log_every", 10))
                     .progress(progress);
+            if (c.has("precision")) {
+                b.precision(Precision.parse(jc.getString("precision")));
+            }
+            if (c.has("loss_scaler")) {
+                JsonObject ls = c.getAsJsonObject("loss_scaler");
+                b.lossScaler(new dev.nextgpt.train.optim.DynamicLossScaler(get(ls, "initial", 65536),
+                        (int) get(ls, "window", 1000), (int) get(ls, "hysteresis", 2), get(ls, "min", 1)));
+            }
             if (c.has("adam")) {
                 JsonObject a = c.getAsJsonObject("adam");
                 b.adam(new AdamW.Hyper(get(a, "beta1", 0.9), get(a, "beta2", 0.95), get(a, "eps", 1e-8),
