@@ -14,11 +14,14 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * Readers for the original NExT-GPT dataset JSON files: T-X pairs (cc3m {@code image_name}, webvid
  * {@code video_name}, audiocap {@code audio_name}), the legacy T-T+X / T+X-T instruction files and the current
- * LLaVA-style files. Media and caption-embedding paths are resolved against root folders. A malformed record fails
+ * LLaVA-style files, and raw MosIT files. Media and caption-embedding paths are resolved against root folders. A malformed record fails
  * with the file, the record index and the field, or is skipped and counted when {@code skipMalformed} is set.
  */
 public final class DatasetRecords {
@@ -145,6 +148,160 @@ public final class DatasetRecords {
             }
         }
         return new Result<>(out, problems.size(), problems);
+    }
+
+    /** One media output of a MosIT GPT turn: its file name, caption and caption-embedding path. */
+    public record MediaOutput(int turn, Modality modality, String name, String caption, Path embedding) {
+    }
+
+    /**
+     * A MosIT dialogue: text-only human turns, GPT turns whose media tags are removed from the text and whose
+     * {@link Turn#outputModality()} is the modality of their (first) output, and every output in order.
+     */
+    public record MositDialogue(List<Turn> turns, List<MediaOutput> outputs) {
+        /**
+         * The dialogue as a legacy stage-3 sample. The legacy loss aligns one signal span per sample, so the
+         * dialogue is cut after the first GPT turn that outputs media, and that turn's first output is the
+         * target (caption and embedding); a dialogue without outputs is a text-only sample.
+         */
+        public Dialogue legacy() {
+            if (outputs.isEmpty()) {
+                return new Dialogue(turns, Modality.TEXT, null, Modality.TEXT, null, null);
+            }
+            MediaOutput first = outputs.get(0);
+            return new Dialogue(List.copyOf(turns.subList(0, first.turn() + 1)), Modality.TEXT, null,
+                    first.modality(), first.caption(), first.embedding());
+        }
+    }
+
+    private static final Pattern MOSIT_TAG = Pattern.compile("<(Image|Video|Audio)>(.*?)</\\1>", Pattern.DOTALL);
+    private static final Pattern MOSIT_TAG_PART = Pattern.compile("</?(Image|Video|Audio)>");
+
+    /**
+     * Reads a raw MosIT file: records with {@code image_list} / {@code video_list} / {@code audio_list}
+     * ({@code image_name} / {@code video_name} / {@code audio_name}, {@code caption}) and {@code conversation}
+     * ({@code from}, {@code value}). GPT turns name their outputs as {@code <Image>name</Image>},
+     * {@code <Video>…</Video>}, {@code <Audio>…</Audio>}: the tags are removed from the text (the stage-3 builder
+     * appends the modality's signal tokens to the turn) and each output gets its caption from the list and the
+     * embedding {@code <embedRoot>/<name>.npy}. Tags in human turns are deleted (MosIT inputs are text only, as the
+     * original converter). {@code mediaRoot} is unused (no input media) and may be null.
+     */
+    public static Result<MositDialogue> readMosit(Path json, Path mediaRoot, Path embedRoot, boolean skipMalformed) {
+        JsonArray arr = readArray(json);
+        List<MositDialogue> out = new ArrayList<>();
+        List<String> problems = new ArrayList<>();
+        for (int i = 0; i < arr.size(); i++) {
+            try {
+                out.add(mositRecord(json, i, object(json, i, arr.get(i)), embedRoot));
+            } catch (InvalidInputException e) {
+                if (!skipMalformed) {
+                    throw e;
+                }
+                problems.add(e.getMessage());
+            }
+        }
+        return new Result<>(out, problems.size(), problems);
+    }
+
+    private static MositDialogue mositRecord(Path json, int i, JsonObject o, Path embedRoot) {
+        Map<Modality, Map<String, String>> captions = new java.util.EnumMap<>(Modality.class);
+        for (Modality m : List.of(Modality.IMAGE, Modality.VIDEO, Modality.AUDIO)) {
+            String kind = m.name().toLowerCase(Locale.ROOT);
+            String listKey = kind + "_list";
+            Map<String, String> byName = new java.util.HashMap<>();
+            JsonElement list = o.get(listKey);
+            if (list != null && !list.isJsonNull()) {
+                if (!list.isJsonArray()) {
+                    throw bad(json, i, listKey, "is not a list");
+                }
+                for (int k = 0; k < list.getAsJsonArray().size(); k++) {
+                    JsonElement item = list.getAsJsonArray().get(k);
+                    if (!item.isJsonObject()) {
+                        throw bad(json, i, listKey + "[" + k + "]", "is not an object");
+                    }
+                    byName.put(string(json, i, item.getAsJsonObject(), listKey + "[" + k + "]." + kind + "_name",
+                                    kind + "_name"),
+                            string(json, i, item.getAsJsonObject(), listKey + "[" + k + "].caption", "caption"));
+                }
+            }
+            captions.put(m, byName);
+        }
+        JsonElement conv = o.get("conversation");
+        if (conv == null || !conv.isJsonArray() || conv.getAsJsonArray().isEmpty()) {
+            throw bad(json, i, "conversation", "is missing, not a list or empty");
+        }
+        List<Turn> turns = new ArrayList<>();
+        List<MediaOutput> outputs = new ArrayList<>();
+        for (int t = 0; t < conv.getAsJsonArray().size(); t++) {
+            String field = "conversation[" + t + "]";
+            JsonElement el = conv.getAsJsonArray().get(t);
+            if (!el.isJsonObject()) {
+                throw bad(json, i, field, "is not an object");
+            }
+            String from = string(json, i, el.getAsJsonObject(), field + ".from", "from");
+            String value = string(json, i, el.getAsJsonObject(), field + ".value", "value");
+            boolean gpt = from.equals("gpt");
+            if (!gpt && !from.equals("human")) {
+                throw bad(json, i, field + ".from", "must be 'human' or 'gpt', not '" + from + "'");
+            }
+            if ((t % 2 == 0) == gpt) {
+                throw bad(json, i, field + ".from", "must alternate human / gpt starting with human");
+            }
+            StringBuilder text = new StringBuilder();
+            Matcher mt = MOSIT_TAG.matcher(value);
+            int pos = 0;
+            Modality turnOutput = null;
+            boolean tagged = false;
+            while (mt.find()) {
+                tagged = true;
+                appendJoined(text, value.substring(pos, mt.start()));
+                pos = mt.end();
+                if (!gpt) {
+                    continue;
+                }
+                Modality m = Modality.valueOf(mt.group(1).toUpperCase(Locale.ROOT));
+                String name = mt.group(2).trim();
+                String caption = captions.get(m).get(name);
+                if (caption == null) {
+                    throw bad(json, i, m.name().toLowerCase(Locale.ROOT) + "_list", "has no entry for '" + name
+                            + "' (output of " + field + ")");
+                }
+                if (turnOutput == null) {
+                    turnOutput = m;
+                }
+                outputs.add(new MediaOutput(t, m, name, caption,
+                        embedRoot == null ? null : embedRoot.resolve(name + ".npy")));
+            }
+            appendJoined(text, value.substring(pos));
+            if (MOSIT_TAG_PART.matcher(text).find()) {
+                throw bad(json, i, field + ".value", "has an unbalanced <Image>/<Video>/<Audio> tag");
+            }
+            turns.add(new Turn(from, tagged ? text.toString().strip() : value, Modality.TEXT, gpt ? turnOutput : null));
+        }
+        return new MositDialogue(turns, outputs);
+    }
+
+    /** Appends a text piece, joining it to what precedes a removed tag with exactly one space. */
+    private static void appendJoined(StringBuilder sb, String piece) {
+        if (sb.length() > 0 && !piece.isBlank()) {
+            while (sb.length() > 0 && sb.charAt(sb.length() - 1) == ' ') {
+                sb.setLength(sb.length() - 1);
+            }
+            sb.append(' ').append(piece.stripLeading());
+        } else if (!piece.isBlank() || sb.length() == 0) {
+            sb.append(piece);
+        }
+    }
+
+    private static String string(Path json, int i, JsonObject o, String fieldName, String key) {
+        JsonElement el = o.get(key);
+        if (el == null || el.isJsonNull()) {
+            throw bad(json, i, fieldName, "is missing");
+        }
+        if (!el.isJsonPrimitive()) {
+            throw bad(json, i, fieldName, "is not a string");
+        }
+        return el.getAsString();
     }
 
     private static JsonArray readArray(Path json) {

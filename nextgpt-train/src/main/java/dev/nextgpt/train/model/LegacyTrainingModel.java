@@ -274,7 +274,8 @@ public final class LegacyTrainingModel implements AutoCloseable {
         int batch = b.batchSize();
         int len = b.inputIds()[0].length;
         long d = llm.config().hiddenSize();
-        DataType dt = store.dtype();
+        DataType dt = store.computeType();
+        DataType lossType = store.dtype();
         NDList parts = new NDList();
         long[] prefix = b.prefixIds();
         parts.add(llm.embed(store, scope, prefix).expandDims(0).broadcast(new Shape(batch, prefix.length, d)));
@@ -304,10 +305,12 @@ public final class LegacyTrainingModel implements AutoCloseable {
         if (count == 0) {
             throw new InvalidInputException("the batch has no target tokens (every label is -100)");
         }
-        NDArray logp = o.logits().get(new NDIndex(":, 0:" + (seq - 1))).logSoftmax(-1);
+        // mixed precision: the loss is computed in the master type (float32) from the cast logits
+        NDArray logits = upcast(o.logits(), lossType);
+        NDArray logp = logits.get(new NDIndex(":, 0:" + (seq - 1))).logSoftmax(-1);
         NDArray picked = logp.gather(scope.create(labels, new Shape(batch, seq - 1, 1)), 2)
                 .reshape(batch, seq - 1);
-        NDArray nll = picked.neg().mul(scope.create(valid, new Shape(batch, seq - 1)).toType(dt, false));
+        NDArray nll = picked.neg().mul(scope.create(valid, new Shape(batch, seq - 1)).toType(lossType, false));
         NDArray ce = GraphScalars.div(nll.sum(), count);
         if (out == Modality.TEXT) {
             return new Forward(ce, ce, null, 0, nll, o.logits(), o.lastHidden(), null, null, null);
@@ -324,7 +327,8 @@ public final class LegacyTrainingModel implements AutoCloseable {
         NDArray signalEmbs = llm.embed(store, scope, sigInputs).reshape(batch, sig.length, d);
         TextFcTransformer projector = projectors.get(out);
         NDArray projected = projector.forward(store, signalHidden, signalEmbs);
-        NDArray caption = create(scope, ex.captionEmbeddings(), dt)
+        projected = upcast(projected, lossType);
+        NDArray caption = create(scope, ex.captionEmbeddings(), lossType)
                 .reshape(batch, projector.numQueries(), projector.outDim());
         NDArray l2 = projected.sub(caption).square().sum(new int[] {-1}).sqrt().mean();
         double scale = stage == 3 && out == Modality.VIDEO ? 2.0 : 1.0;
@@ -337,11 +341,19 @@ public final class LegacyTrainingModel implements AutoCloseable {
      * {@code target} (the parameters' own gradients are reset to zero).
      */
     public Result lossAndGradients(Example ex, NDManager target, boolean training) {
+        return lossAndGradients(ex, target, training, 1.0);
+    }
+
+    /**
+     * As {@link #lossAndGradients(Example, NDManager, boolean)} with the backward pass started from
+     * {@code lossScale · total} (fp16 loss scaling): the gradients are scaled by {@code lossScale}, the losses are not.
+     */
+    public Result lossAndGradients(Example ex, NDManager target, boolean training, double lossScale) {
         try (NDManager scope = store.manager().newSubManager()) {
             Forward f;
             try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                 f = forward(ex, scope, training);
-                gc.backward(f.total());
+                gc.backward(lossScale == 1.0 ? f.total() : GraphScalars.mul(f.total(), (float) lossScale));
             }
             Set<String> received = new LinkedHashSet<>(store.trainableNames());
             received.retainAll(store.used());
@@ -445,6 +457,14 @@ public final class LegacyTrainingModel implements AutoCloseable {
             System.arraycopy(a[i], 0, out, i * a[0].length, a[i].length);
         }
         return out;
+    }
+
+    /**
+     * A differentiable cast to the wider {@code type}: adding a one-element zero tensor of that type promotes the
+     * result, and autograd casts the gradient back ({@code toType} is not recorded by DJL's autograd).
+     */
+    private static NDArray upcast(NDArray x, DataType type) {
+        return x.getDataType() == type ? x : x.add(x.getManager().zeros(new Shape(1), type));
     }
 
     private static NDArray create(NDManager scope, float[][] rows, DataType dt) {

@@ -29,6 +29,9 @@ public final class ParameterStore implements AutoCloseable {
     private final Map<String, NDArray> values = new LinkedHashMap<>();
     private final Set<String> trainable = new LinkedHashSet<>();
     private final Set<String> used = new LinkedHashSet<>();
+    private final Map<String, NDArray> castForForward = new java.util.HashMap<>();
+    private final Map<String, NDArray> frozenCast = new java.util.HashMap<>();
+    private DataType computeType;
 
     public ParameterStore(NDManager parent, DataType dtype) {
         if (dtype != DataType.FLOAT32 && dtype != DataType.FLOAT64) {
@@ -36,6 +39,7 @@ public final class ParameterStore implements AutoCloseable {
         }
         this.manager = parent.newSubManager();
         this.dtype = dtype;
+        this.computeType = dtype;
     }
 
     public NDManager manager() {
@@ -46,12 +50,42 @@ public final class ParameterStore implements AutoCloseable {
         return dtype;
     }
 
+    /**
+     * The type the forward computes in (mixed precision, as apex O2 / DeepSpeed fp16): {@link #get} returns a copy of
+     * each weight in that type; a trainable weight's copy is made at every forward as a leaf that collects the
+     * gradient, which {@link #takeGradients} casts back to the master type (DJL's {@code toType} is not recorded by
+     * autograd, so the cast cannot sit on the graph). Frozen copies are made once. Default: the master type.
+     */
+    public void setComputeType(DataType type) {
+        if (type == DataType.BFLOAT16) {
+            // DJL 0.35.1's PyTorch JNI has no bfloat16 mapping: creating such a tensor aborts the JVM natively
+            throw new dev.nextgpt.UnsupportedConfigurationException("bfloat16 compute is not supported: DJL 0.35.1's "
+                    + "PyTorch engine cannot create BFLOAT16 tensors (the native library aborts); use float16");
+        }
+        if (type != dtype && type != DataType.FLOAT16 && type != DataType.BFLOAT16 && type != DataType.FLOAT32) {
+            throw new InvalidInputException("compute type must be FLOAT32, FLOAT16 or BFLOAT16 (or the master type "
+                    + dtype + "), not " + type);
+        }
+        this.computeType = type;
+        frozenCast.values().forEach(NDArray::close);
+        frozenCast.clear();
+    }
+
+    /** The forward's compute type (the master type unless mixed precision is on). */
+    public DataType computeType() {
+        return computeType;
+    }
+
     /** Adds (or replaces) a tensor; the array is converted to the store's type and owned by the store. */
     public void put(String name, NDArray value) {
         // toType(sameType, copy=true) may alias the source in DJL 0.35.1; duplicate() is a real torch clone, so the
         // store never depends on memory the caller owns (e.g. an array made from a Java buffer).
         NDArray v = value.getDataType() == dtype ? value.duplicate() : value.toType(dtype, true);
         v.attach(manager);
+        NDArray stale = frozenCast.remove(name);
+        if (stale != null) {
+            stale.close();
+        }
         NDArray old = values.put(name, v);
         if (old != null && old != v) {
             old.close();
@@ -86,12 +120,46 @@ public final class ParameterStore implements AutoCloseable {
     public void beginForward(NDManager scope) {
         this.scope = scope;
         used.clear();
+        castForForward.clear();
     }
 
     private NDManager scope;
 
-    /** The tensor (recorded as used by the current forward). */
+    /**
+     * The tensor (recorded as used by the current forward), in the compute type: with mixed precision a trainable
+     * tensor's gradient-collecting copy (made once per forward, in the forward's scope) or a frozen tensor's cached
+     * copy.
+     */
     public NDArray get(String name) {
+        NDArray v = master(name);
+        if (computeType == dtype) {
+            return v;
+        }
+        if (!trainable.contains(name)) {
+            NDArray c = frozenCast.get(name);
+            if (c == null) {
+                c = v.toType(computeType, true);
+                c.attach(manager);
+                frozenCast.put(name, c);
+            }
+            if (scope != null && scope.isOpen()) {
+                c.tempAttach(scope);
+            }
+            return c;
+        }
+        NDArray cast = castForForward.get(name);
+        if (cast == null) {
+            cast = v.toType(computeType, true);
+            if (scope != null && scope.isOpen()) {
+                cast.attach(scope);
+            }
+            cast.setRequiresGradient(true);
+            castForForward.put(name, cast);
+        }
+        return cast;
+    }
+
+    private NDArray master(String name) {
         NDArray v = values.get(name);
         if (v == null) {
             throw new ModelFormatException("missing weight '" + name + "' (have " + values.size() + " tensors)");
@@ -154,6 +222,14 @@ public final class ParameterStore implements AutoCloseable {
         Map<String, NDArray> out = new LinkedHashMap<>();
         for (String n : trainable) {
             NDArray v = values.get(n);
+            if (computeType != dtype) {
+                // mixed precision: the compute-type copy holds the gradient; cast it back to the master type
+                NDArray c = castForForward.get(n);
+                NDArray g = c == null ? target.zeros(v.getShape(), dtype) : c.getGradient().toType(dtype, true);
+                g.attach(target);
+                out.put(n, g);
+                continue;
+            }
             NDArray g = v.getGradient();
             NDArray copy = g.duplicate();
             copy.attach(target);

@@ -127,7 +127,7 @@ public final class TrainingLlama {
                     + attentionMask[0].length + "] but inputs_embeds is " + s);
         }
         NDManager scope = inputsEmbeds.getManager();
-        DataType dt = p.dtype();
+        DataType dt = p.computeType();
         NDArray mask = additiveMask(scope, attentionMask, dt);
         NDArray[] rope = rope(scope, seq, dt);
         NDArray h = inputsEmbeds;
@@ -162,7 +162,7 @@ public final class TrainingLlama {
             k = k.expandDims(2).broadcast(new Shape(batch, kvHeads, g, seq, hd)).reshape(batch, heads, seq, hd);
             v = v.expandDims(2).broadcast(new Shape(batch, kvHeads, g, seq, hd)).reshape(batch, heads, seq, hd);
         }
-        Number min = p.dtype() == DataType.FLOAT64 ? (Number) (-Double.MAX_VALUE) : (Number) (-Float.MAX_VALUE);
+        Number min = finfoMin(p.computeType());
         NDArray scores = GraphScalars.maximum(GraphScalars.div(q.matMul(k.transpose(0, 1, 3, 2)), Math.sqrt(hd))
                 .add(mask), min);
         NDArray probs = scores.softmax(-1);
@@ -181,7 +181,7 @@ public final class TrainingLlama {
             NDArray in = x;
             if (training && lora.dropout() > 0) {
                 NDArray keep = x.getManager().randomUniform(0f, 1f, x.getShape(), p.dtype())
-                        .gte(lora.dropout()).toType(p.dtype(), false);
+                        .gte(lora.dropout()).toType(p.computeType(), false);
                 in = GraphScalars.div(x.mul(keep), 1 - lora.dropout());
             }
             NDArray a = p.get(loraName(layer, proj, "A"));
@@ -191,9 +191,24 @@ public final class TrainingLlama {
         return y;
     }
 
+    /**
+     * RMSNorm in the input's type. Deviation under mixed precision: HF LLaMA computes the statistics of a
+     * half-precision input in float32, but a DJL cast is not differentiable, so here they stay in the compute type
+     * (the mean's reduction accumulates in float32 inside PyTorch).
+     */
     private NDArray rmsNorm(NDArray x, NDArray weight) {
         NDArray ms = x.square().mean(new int[] {-1}, true);
         return x.div(GraphScalars.add(ms, config.rmsNormEps()).sqrt()).mul(weight);
+    }
+
+    /** {@code torch.finfo(dt).min} (as a Java number of the type's width). */
+    private static Number finfoMin(DataType dt) {
+        return switch (dt) {
+            case FLOAT64 -> (Number) (-Double.MAX_VALUE);
+            case FLOAT16 -> (Number) (-65504f);
+            case BFLOAT16 -> (Number) (-3.3895313892515355e38f);
+            default -> (Number) (-Float.MAX_VALUE);
+        };
     }
 
     private static NDArray applyRope(NDArray x, NDArray[] rope) {
@@ -231,6 +246,7 @@ public final class TrainingLlama {
         boolean f64 = dt == DataType.FLOAT64;
         double[] md = f64 ? new double[batch * seq * seq] : null;
         float[] mf = f64 ? null : new float[batch * seq * seq];
+        float min = finfoMin(dt).floatValue();
         for (int b = 0; b < batch; b++) {
             for (int i = 0; i < seq; i++) {
                 for (int j = 0; j < seq; j++) {
@@ -239,13 +255,14 @@ public final class TrainingLlama {
                         if (f64) {
                             md[idx] = -Double.MAX_VALUE;
                         } else {
-                            mf[idx] = -Float.MAX_VALUE;
+                            mf[idx] = min;
                         }
                     }
                 }
             }
         }
         Shape shape = new Shape(batch, 1, seq, seq);
-        return f64 ? scope.create(md, shape) : scope.create(mf, shape);
+        return f64 ? scope.create(md, shape)
+                : dt == DataType.FLOAT32 ? scope.create(mf, shape) : scope.create(mf, shape).toType(dt, false);
     }
 }

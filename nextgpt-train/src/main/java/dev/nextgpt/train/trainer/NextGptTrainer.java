@@ -17,6 +17,7 @@ import dev.nextgpt.train.model.LegacyTrainingModel;
 import dev.nextgpt.train.model.LegacyTrainingModel.Part;
 import dev.nextgpt.train.model.ParameterStore;
 import dev.nextgpt.train.optim.AdamW;
+import dev.nextgpt.train.optim.DynamicLossScaler;
 import dev.nextgpt.train.optim.GradientClipping;
 import dev.nextgpt.train.optim.LearningRateSchedule;
 
@@ -43,7 +44,9 @@ import java.util.function.Function;
  * AdamW with per-part learning-rate scales and optional no-decay for biases / norms, a learning-rate schedule
  * (default linear warm-up + cosine), periodic evaluation, a progress line, metrics appended to a JSONL file,
  * checkpoints of only the trainable weights (original key names, safetensors) plus optimiser state and trainer
- * position, exact resume, and an early stop when the loss or the gradient norm is not finite.
+ * position, exact resume, and an early stop when the loss or the gradient norm is not finite. Optional mixed
+ * precision ({@link Precision}): float32 master weights, a float16 / bfloat16 forward, float16 with dynamic loss
+ * scaling (overflowing steps are skipped and counted).
  *
  * <p>A checkpoint folder {@code checkpoint-<step>/} holds {@code trainable.safetensors},
  * {@code optimizer.safetensors} ({@code exp_avg.<name>}, {@code exp_avg_sq.<name>}) and {@code trainer_state.json}
@@ -67,6 +70,7 @@ public final class NextGptTrainer implements AutoCloseable {
     private final Deque<int[]> pending = new ArrayDeque<>();
     private long step;
     private long batchesConsumed;
+    private final DynamicLossScaler scaler;
 
     private NextGptTrainer(Builder b) {
         this.cfg = b;
@@ -78,6 +82,14 @@ public final class NextGptTrainer implements AutoCloseable {
             model.setTrainable(LegacyTrainingModel.originalTrainableParts(model.stage()));
         }
         this.params = model.parameters().trainableTensors();
+        if (b.precision != Precision.FP32 && model.parameters().dtype() != ai.djl.ndarray.types.DataType.FLOAT32) {
+            throw new InvalidInputException("mixed precision needs float32 master weights, the store holds "
+                    + model.parameters().dtype());
+        }
+        model.parameters().setComputeType(b.precision == Precision.FP32 ? model.parameters().dtype()
+                : b.precision.computeType());
+        this.scaler = b.precision == Precision.FP16
+                ? (b.lossScaler != null ? b.lossScaler : DynamicLossScaler.legacyNextGpt()) : null;
         this.optimizer = new AdamW(b.adam, manager);
         for (String n : params.keySet()) {
             Part part = model.partOf(n);
@@ -106,6 +118,16 @@ public final class NextGptTrainer implements AutoCloseable {
         return model;
     }
 
+    /** Steps skipped for fp16 overflow so far (0 unless {@code FP16}). */
+    public long skippedSteps() {
+        return scaler == null ? 0 : scaler.skippedSteps();
+    }
+
+    /** The current fp16 loss scale (1 unless {@code FP16}). */
+    public double lossScale() {
+        return scaler == null ? 1.0 : scaler.scale();
+    }
+
     /** Trains until {@code totalSteps} (or {@code stopAfter}) optimiser steps, or a non-finite loss. */
     public Summary train() {
         long end = Math.min(cfg.totalSteps, cfg.stopAfter > 0 ? cfg.stopAfter : Long.MAX_VALUE);
@@ -125,12 +147,14 @@ public final class NextGptTrainer implements AutoCloseable {
             long samples = 0;
             long tokens = 0;
             double norm;
+            double lossScale = scaler == null ? 1.0 : scaler.scale();
+            String event = null;
             try (NDManager scope = manager.newSubManager()) {
                 Map<String, NDArray> sum = null;
                 for (int micro = 0; micro < cfg.accumulation; micro++) {
                     int[] indices = nextBatch();
                     LegacyTrainingModel.Example ex = cfg.batches.apply(indices);
-                    LegacyTrainingModel.Result r = model.lossAndGradients(ex, scope, true);
+                    LegacyTrainingModel.Result r = model.lossAndGradients(ex, scope, true, lossScale);
                     total += r.total() / cfg.accumulation;
                     ce += r.ce() / cfg.accumulation;
                     if (!Double.isNaN(r.l2())) {
@@ -151,11 +175,18 @@ public final class NextGptTrainer implements AutoCloseable {
                         }
                     }
                 }
-                if (cfg.accumulation > 1) {
-                    sum.values().forEach(g -> g.divi(cfg.accumulation));
+                if (cfg.accumulation > 1 || lossScale != 1.0) {
+                    double unscale = cfg.accumulation * lossScale;
+                    sum.values().forEach(g -> g.divi(unscale));
                 }
                 norm = GradientClipping.globalNorm(sum.values());
-                if (!Double.isFinite(total) || !Double.isFinite(norm)) {
+                boolean overflow = !Double.isFinite(total) || !Double.isFinite(norm);
+                if (overflow && scaler != null && !scaler.atMinimum()) {
+                    scaler.update(true);
+                    event = "overflow_skip";
+                    log("step " + (step + 1) + ": fp16 overflow at loss scale " + lossScale + "; step skipped, scale "
+                            + scaler.scale());
+                } else if (overflow) {
                     nan = true;
                     log("step " + (step + 1) + ": loss " + total + ", grad norm " + norm
                             + " is not finite (" + firstNonFinite(sum) + "); stopping before the update");
@@ -163,10 +194,15 @@ public final class NextGptTrainer implements AutoCloseable {
                             0, 0, "nan_stop"));
                     break;
                 }
-                if (cfg.clipNorm > 0) {
-                    GradientClipping.clipGlobalNorm(sum.values(), cfg.clipNorm);
+                if (event == null) {
+                    if (scaler != null) {
+                        scaler.update(false);
+                    }
+                    if (cfg.clipNorm > 0) {
+                        GradientClipping.clipGlobalNorm(sum.values(), cfg.clipNorm);
+                    }
+                    optimizer.step(params, sum, lr);
                 }
-                optimizer.step(params, sum, lr);
             }
             step++;
             double secs = (System.nanoTime() - t0) / 1e9;
@@ -175,7 +211,12 @@ public final class NextGptTrainer implements AutoCloseable {
             }
             last = total;
             double l2Mean = l2Count == 0 ? Double.NaN : l2 / l2Count;
-            writeMetrics(metricsLine(step, total, ce, l2Mean, lr, norm, samples / secs, tokens / secs, null));
+            JsonObject line = metricsLine(step, total, ce, l2Mean, lr, norm, samples / secs, tokens / secs, event);
+            if (scaler != null) {
+                line.addProperty("loss_scale", lossScale);
+                line.addProperty("skipped_steps", scaler.skippedSteps());
+            }
+            writeMetrics(line);
             if (cfg.logEvery > 0 && (step % cfg.logEvery == 0 || step == end)) {
                 log(String.format("step %d/%d  loss %.4f  ce %.4f  l2 %s  lr %.3e  |g| %.3f  %.1f samples/s  %.0f tok/s",
                         step, cfg.totalSteps, total, ce, Double.isNaN(l2Mean) ? "-" : String.format("%.4f", l2Mean), lr,
@@ -236,6 +277,10 @@ public final class NextGptTrainer implements AutoCloseable {
             state.addProperty("optimizer_step", optimizer.stepCount());
             state.addProperty("seed", cfg.seed);
             state.addProperty("total_steps", cfg.totalSteps);
+            state.addProperty("precision", cfg.precision.name().toLowerCase(java.util.Locale.ROOT));
+            if (scaler != null) {
+                state.add("loss_scaler", new Gson().toJsonTree(scaler.state()));
+            }
             Files.writeString(dir.resolve("trainer_state.json"),
                     new GsonBuilder().setPrettyPrinting().create().toJson(state), StandardCharsets.UTF_8);
             log("saved checkpoint " + dir);
@@ -275,6 +320,9 @@ public final class NextGptTrainer implements AutoCloseable {
                 st.put(n, o.load(tmp, n).toType(store.dtype(), false));
             }
             optimizer.loadState(st, state.get("optimizer_step").getAsLong());
+        }
+        if (scaler != null && state.has("loss_scaler")) {
+            scaler.restore(new Gson().fromJson(state.get("loss_scaler"), double[].class));
         }
         step = state.get("step").getAsLong();
         long consumed = state.get("batches_consumed").getAsLong();
@@ -388,6 +436,8 @@ public final class NextGptTrainer implements AutoCloseable {
         private Path metricsFile;
         private Consumer<String> progress = System.out::println;
         private Path resumeFrom;
+        private Precision precision = Precision.FP32;
+        private DynamicLossScaler lossScaler;
 
         /** The model (weights loaded); its trainable set is replaced by {@link #trainableParts} when given. */
         public Builder model(LegacyTrainingModel m) {
@@ -545,6 +595,21 @@ public final class NextGptTrainer implements AutoCloseable {
         /** Resumes from a checkpoint folder written by {@link #saveCheckpoint}. */
         public Builder resumeFrom(Path dir) {
             this.resumeFrom = dir;
+            return this;
+        }
+
+        /**
+         * Mixed precision (default {@code FP32}): {@code BF16} / {@code FP16} forward with float32 master weights,
+         * gradients and optimiser state; meant for GPUs.
+         */
+        public Builder precision(Precision p) {
+            this.precision = p;
+            return this;
+        }
+
+        /** The fp16 loss scaler (default {@link DynamicLossScaler#legacyNextGpt()}); ignored unless {@code FP16}. */
+        public Builder lossScaler(DynamicLossScaler s) {
+            this.lossScaler = s;
             return this;
         }
 

@@ -144,6 +144,14 @@ public final class TrainingConfig {
                     .evalEvery(jc.getInt("eval_every", 0))
                     .logEvery(jc.getInt("log_every", 10))
                     .progress(progress);
+            if (c.has("precision")) {
+                b.precision(Precision.parse(jc.getString("precision")));
+            }
+            if (c.has("loss_scaler")) {
+                JsonObject ls = c.getAsJsonObject("loss_scaler");
+                b.lossScaler(new dev.nextgpt.train.optim.DynamicLossScaler(get(ls, "initial", 65536),
+                        (int) get(ls, "window", 1000), (int) get(ls, "hysteresis", 2), get(ls, "min", 1)));
+            }
             if (c.has("adam")) {
                 JsonObject a = c.getAsJsonObject("adam");
                 b.adam(new AdamW.Hyper(get(a, "beta1", 0.9), get(a, "beta2", 0.95), get(a, "eps", 1e-8),
@@ -200,8 +208,13 @@ public final class TrainingConfig {
                 var r = DatasetRecords.readLegacyInstructions(json, media, embed, skip);
                 r.records().forEach(p -> samples.add(TrainingSample.fromDialogue(p)));
                 skipped = r.skipped();
+            } else if (type.equals("mosit")) {
+                var r = DatasetRecords.readMosit(json, media, embed, skip);
+                r.records().forEach(p -> samples.add(TrainingSample.fromDialogue(p.legacy())));
+                skipped = r.skipped();
             } else {
-                throw new InvalidInputException("dataset type must be 'pairs' or 'instructions', not '" + type + "'");
+                throw new InvalidInputException("dataset type must be 'pairs', 'instructions' or 'mosit', not '"
+                        + type + "'");
             }
             if (progress != null) {
                 progress.accept("dataset " + json + ": " + samples.size() + " samples" + (skipped > 0
