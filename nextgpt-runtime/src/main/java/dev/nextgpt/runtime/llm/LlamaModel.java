@@ -20,6 +20,10 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 
 /**
  * LLaMA / Vicuna decoder ({@code LlamaForCausalLM}) in DJL NDArray code, loaded from an original HF checkpoint
@@ -30,6 +34,8 @@ import java.util.Map;
  * <p>For speed, q/k/v and gate/up are fused into one weight each at load, the KV cache is preallocated
  * ({@link KvCache}), and every call scopes its temporaries in a sub-manager of the caller's manager. Results are
  * attached to the manager of the input array (or the one passed explicitly).
+ * On a CPU with a spare core, single-position projections run as two concurrent row-half matvecs (same values
+ * bit for bit; see {@link #PARALLEL_MATVEC_PROPERTY}).
  *
  * <p>Compute runs in FLOAT32 by default; FLOAT16 / BFLOAT16 are meant for GPUs. Weights may be stored in
  * fp32/fp16/bf16. The vocabulary size is taken from the {@code embed_tokens} / {@code lm_head} tensor shapes, so
@@ -77,7 +83,18 @@ public final class LlamaModel implements AutoCloseable {
         /** Unmerged LoRA: A_cat [sumR, in] and B_block [out, sumR] (scaling folded into B); null if none. */
         final NDArray[] loraA = new NDArray[4];
         final NDArray[] loraB = new NDArray[4];
+        /** Row halves for the parallel decode matvec: {w0, w1, b0|null, b1|null} views per group, or null. */
+        final NDArray[][] halves = new NDArray[4][];
     }
+
+    /**
+     * System property switching the two-thread decode matvec: {@code true}, {@code false} or {@code auto} (default:
+     * on for CPU models when at least 2 processors are available and libtorch runs 1 intra-op thread).
+     */
+    public static final String PARALLEL_MATVEC_PROPERTY = "nextgpt.llm.parallel_matvec";
+
+    /** One daemon worker shared by all models: it computes the second row half of decode projections. */
+    private static volatile ExecutorService matvecWorker;
 
     private final LlamaConfig config;
     private final Path source;
@@ -102,6 +119,9 @@ public final class LlamaModel implements AutoCloseable {
     private final int vocabSize;
     private LoraAdapter appliedLora;
     private boolean loraMerged;
+    /** Whether single-token projections run as two concurrent row-half matvecs. */
+    private final boolean parallelMatvec;
+    private NDArray[] lmHeadHalves;
 
     private LlamaModel(LlamaConfig config, Path source, NDManager manager, DataType dtype, TensorStore store) {
         this.config = config;
@@ -169,6 +189,133 @@ public final class LlamaModel implements AutoCloseable {
         this.epsScalar = manager.create((float) config.rmsNormEps());
         this.minusHalf = manager.create(-0.5f);
         this.attnScale = manager.create((float) (1.0 / Math.sqrt(d)));
+        this.parallelMatvec = parallelMatvecWanted(manager.getDevice());
+        if (parallelMatvec) {
+            for (Layer l : layers) {
+                for (int g = 0; g < 4; g++) {
+                    l.halves[g] = rowHalves(l.weight[g], l.bias[g], g == GATE_UP ? inter : -1);
+                }
+            }
+            lmHeadHalves = rowHalves(lmHead, null, -1);
+        }
+    }
+
+    private static boolean parallelMatvecWanted(Device device) {
+        String v = System.getProperty(PARALLEL_MATVEC_PROPERTY, "auto").trim().toLowerCase(java.util.Locale.ROOT);
+        switch (v) {
+            case "true":
+                return !device.isGpu();
+            case "false":
+                return false;
+            case "auto":
+                break;
+            default:
+                throw new InvalidInputException("system property " + PARALLEL_MATVEC_PROPERTY + " must be true, false"
+                        + " or auto, not '" + v + "'");
+        }
+        if (device.isGpu() || Runtime.getRuntime().availableProcessors() < 2) {
+            return false;
+        }
+        int intraOp;
+        try {
+            intraOp = ai.djl.pytorch.jni.JniUtils.getNumThreads();
+        } catch (RuntimeException | LinkageError e) {
+            return false;
+        }
+        return intraOp == 1;
+    }
+
+    /**
+     * Zero-copy views of the first and second row halves of a row-major {@code [out, in]} weight (and bias), split
+     * at {@code split} rows (or out/2 when negative).
+     */
+    private static NDArray[] rowHalves(NDArray w, NDArray b, long split) {
+        long out = w.getShape().get(0);
+        long h = split > 0 ? split : out / 2;
+        NDIndex first = new NDIndex().addSliceDim(0, h);
+        NDIndex second = new NDIndex().addSliceDim(h, out);
+        return new NDArray[] {w.get(first), w.get(second), b == null ? null : b.get(first),
+            b == null ? null : b.get(second)};
+    }
+
+    private static void closeHalves(NDArray[] halves) {
+        if (halves != null) {
+            for (NDArray a : halves) {
+                if (a != null) {
+                    a.close();
+                }
+            }
+        }
+    }
+
+    private static ExecutorService matvecWorker() {
+        ExecutorService w = matvecWorker;
+        if (w == null) {
+            synchronized (LlamaModel.class) {
+                w = matvecWorker;
+                if (w == null) {
+                    w = Executors.newSingleThreadExecutor(r -> {
+                        Thread t = new Thread(r, "nextgpt-llm-matvec");
+                        t.setDaemon(true);
+                        return t;
+                    });
+                    matvecWorker = w;
+                }
+            }
+        }
+        return w;
+    }
+
+    /**
+     * {@code x·W0ᵀ(+b0)} on the calling thread and {@code x·W1ᵀ(+b1)} on the worker, concurrently. Both results
+     * are created in {@code x}'s manager (its attach is synchronized); the worker is always joined before return,
+     * so nothing outlives the caller's scope.
+     */
+    private static NDArray[] linearHalves(NDArray x, NDArray[] halves) {
+        Future<NDArray> second = matvecWorker().submit(() -> linear(x, halves[1], halves[3]));
+        NDArray y0 = null;
+        RuntimeException failure = null;
+        try {
+            y0 = linear(x, halves[0], halves[2]);
+        } catch (RuntimeException e) {
+            failure = e;
+        }
+        // always wait for the worker, even after a failure or an interrupt: it reads x, which the caller's scope
+        // closes afterwards
+        boolean interrupted = false;
+        NDArray y1 = null;
+        while (true) {
+            try {
+                y1 = second.get();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            } catch (ExecutionException e) {
+                if (failure == null) {
+                    Throwable c = e.getCause();
+                    failure = c instanceof RuntimeException re ? re
+                            : new dev.nextgpt.RuntimeFailureException("decode matvec failed: " + c, c);
+                }
+                break;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+        if (failure != null) {
+            throw failure;
+        }
+        return new NDArray[] {y0, y1};
+    }
+
+    /** True when this projection input is a single new position that should use the two-thread matvec. */
+    private boolean splitMatvec(NDArray x) {
+        return parallelMatvec && x.getShape().get(x.getShape().dimension() - 2) == 1;
+    }
+
+    /** Whether single-token steps compute projections as two concurrent row-half matvecs. */
+    public boolean parallelMatvec() {
+        return parallelMatvec;
     }
 
     /** Loads a checkpoint folder on the CPU in FLOAT32. */
@@ -464,7 +611,14 @@ public final class LlamaModel implements AutoCloseable {
         }
         NDArray logits = null;
         if (logitsMode != Logits.NONE) {
-            logits = linear(head, lmHead, null).toType(DataType.FLOAT32, false);
+            NDArray y;
+            if (splitMatvec(head)) {
+                NDArray[] yy = linearHalves(head, lmHeadHalves);
+                y = yy[0].concat(yy[1], -1);
+            } else {
+                y = linear(head, lmHead, null);
+            }
+            logits = y.toType(DataType.FLOAT32, false);
         }
         return new Output(logits, hidden, head, prenorm);
     }
@@ -507,17 +661,30 @@ public final class LlamaModel implements AutoCloseable {
         x = x.add(project(l, O, attn)); // a new array: the input x may be the caller's or a kept hidden state
 
         NDArray n = rmsNorm(x, l.postNorm);
-        NDArray gateUp = project(l, GATE_UP, n);
-        long inter = config.intermediateSize();
-        NDList gu = gateUp.split(new long[] {inter}, 2);
-        NDArray gate = gu.get(0);
-        NDArray up = gu.get(1);
+        NDArray gate;
+        NDArray up;
+        if (splitMatvec(n) && l.loraA[GATE_UP] == null) {
+            // the fused weight's row halves are exactly gate and up
+            NDArray[] gu = linearHalves(n, l.halves[GATE_UP]);
+            gate = gu[0];
+            up = gu[1];
+        } else {
+            NDList gu = project(l, GATE_UP, n).split(new long[] {config.intermediateSize()}, 2);
+            gate = gu.get(0);
+            up = gu.get(1);
+        }
         NDArray act = ai.djl.nn.Activation.sigmoid(gate).muli(gate).muli(up);
         return x.addi(project(l, DOWN, act));
     }
 
     private NDArray project(Layer l, int group, NDArray x) {
-        NDArray y = linear(x, l.weight[group], l.bias[group]);
+        NDArray y;
+        if (splitMatvec(x)) {
+            NDArray[] yy = linearHalves(x, l.halves[group]);
+            y = yy[0].concat(yy[1], -1);
+        } else {
+            y = linear(x, l.weight[group], l.bias[group]);
+        }
         if (l.loraA[group] != null) {
             y = y.add(linear(linear(x, l.loraA[group], null), l.loraB[group], null));
         }
@@ -836,6 +1003,10 @@ public final class LlamaModel implements AutoCloseable {
             merged.attach(manager);
             l.weight[g].close();
             l.weight[g] = merged;
+            if (l.halves[g] != null) {
+                closeHalves(l.halves[g]);
+                l.halves[g] = rowHalves(merged, l.bias[g], g == GATE_UP ? config.intermediateSize() : -1);
+            }
         }
     }
 
