@@ -10,6 +10,7 @@ import dev.nextgpt.ChatResponse;
 import dev.nextgpt.FinishReason;
 import dev.nextgpt.GenerationOptions;
 import dev.nextgpt.ImagePart;
+import dev.nextgpt.InvalidInputException;
 import dev.nextgpt.MediaRequestPart;
 import dev.nextgpt.ModelInfo;
 import dev.nextgpt.ModelVersion;
@@ -24,6 +25,7 @@ import dev.nextgpt.UnsupportedConfigurationException;
 import dev.nextgpt.VideoPart;
 import dev.nextgpt.runtime.media.AudioPreprocessor;
 import dev.nextgpt.runtime.media.ImagePreprocessor;
+import dev.nextgpt.runtime.media.VideoPreprocessor;
 import dev.nextgpt.runtime.nextgpt.Modality;
 import dev.nextgpt.runtime.nextgpt.ModalityDecoder;
 import dev.nextgpt.runtime.nextgpt.current.CurrentNextGpt;
@@ -32,6 +34,7 @@ import dev.nextgpt.runtime.nextgpt.current.CurrentSignalTokens;
 import dev.nextgpt.runtime.nextgpt.current.CurrentSystemLoader;
 import dev.nextgpt.runtime.nextgpt.LlamaTextTokenizer;
 
+import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -40,6 +43,7 @@ import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -51,15 +55,18 @@ import java.util.concurrent.locks.ReentrantLock;
  * <ul>
  *   <li><b>Prompt</b>: {@code conv_vicuna_v1} ("curious user", the training template); a request's system prompt, or
  *       property {@value #SYSTEM_PROMPT}, replaces the system text. Each user message is its media placeholders
- *       ({@code <image>\n}, {@code <audio>\n} in part order) then the text; history turns are replayed with their
- *       media.</li>
+ *       ({@code <image>\n}, {@code <video>\n}, {@code <audio>\n} in part order) then the text; history turns are
+ *       replayed with their media.</li>
+ *   <li><b>Inputs</b>: images ({@code [1, 3, S, S]}), audio (mel clips) and videos (ImageBind's 5 clips × 3 crops of
+ *       2 frames, {@code [1, 15, 3, 2, S, S]}, from decoded frames, a GIF or an MP4 file) at the ImageBind image size
+ *       {@code S}; each is encoded by {@link CurrentNextGpt#encodeMedia} (video: vision patch tokens averaged over
+ *       the clips) and spliced at its placeholder.</li>
  *   <li><b>Output</b>: per signal span in answer order, the text before it (the C returned id piece, clipped so that
  *       no text is repeated across modalities, decoded without special tokens) and the media (from the decoder, or a
  *       {@link MediaRequestPart} with the conditioning); then the text after the last span.</li>
  *   <li>Forced signals ({@link DjlNextGpt#FORCE_SIGNALS}) as in {@link DjlNextGpt}: three free tokens, the spans with
  *       their separators, EOS.</li>
  * </ul>
- * Video inputs are not supported by this pipeline yet.
  */
 final class DjlCurrentNextGpt implements NextGpt {
     /** Property: the system text of the v1 template. */
@@ -73,6 +80,7 @@ final class DjlCurrentNextGpt implements NextGpt {
     private final int maxMedia;
     private final ImagePreprocessor images;
     private final AudioPreprocessor audios = new AudioPreprocessor();
+    private final VideoPreprocessor videos;
     private volatile boolean closed;
 
     private DjlCurrentNextGpt(CurrentNextGpt model, NextGptConfig config) {
@@ -80,7 +88,11 @@ final class DjlCurrentNextGpt implements NextGpt {
         this.config = config;
         this.forced = DjlNextGpt.parseForced(config.property(DjlNextGpt.FORCE_SIGNALS).orElse(""));
         this.maxMedia = Integer.parseInt(config.property(DjlNextGpt.MAX_MEDIA).orElse("5"));
-        this.images = new ImagePreprocessor(model.imagebind().map(i -> i.config().imageSize()).orElse(224), false);
+        int size = model.imagebind().map(i -> i.config().imageSize()).orElse(224);
+        this.images = new ImagePreprocessor(size, false);
+        VideoPreprocessor.Options vo = VideoPreprocessor.Options.defaults();
+        this.videos = new VideoPreprocessor(new VideoPreprocessor.Options(vo.clipDuration(), vo.clipsPerVideo(),
+                vo.framesPerClip(), size));
     }
 
     /** Whether {@code config} describes a current-version system. */
@@ -230,20 +242,50 @@ final class DjlCurrentNextGpt implements NextGpt {
                 } else if (p instanceof AudioPart a) {
                     Path f = Path.of(DjlNextGpt.fileOf(a.source().path(), a::toWavBytes, ".wav", temps));
                     AudioPreprocessor.Result r = audios.process(f);
-                    long[] shape = new long[r.shape().length + 1];
-                    shape[0] = 1;
-                    System.arraycopy(r.shape(), 0, shape, 1, r.shape().length);
-                    media.add(new CurrentNextGpt.MediaInput(Modality.AUDIO, m.create(r.values(), new Shape(shape))));
+                    media.add(new CurrentNextGpt.MediaInput(Modality.AUDIO, m.create(r.values(),
+                            new Shape(withBatch(r.shape())))));
                     order.add(Modality.AUDIO);
-                } else if (p instanceof VideoPart) {
-                    throw new UnsupportedConfigurationException("video inputs are not supported by the current "
-                            + "NExT-GPT pipeline in this build; send images or audio");
+                } else if (p instanceof VideoPart v) {
+                    VideoPreprocessor.Result r = videoInput(v);
+                    media.add(new CurrentNextGpt.MediaInput(Modality.VIDEO, m.create(r.values(),
+                            new Shape(withBatch(r.shape())))));   // (1, clips·crops, 3, T, H, W)
+                    order.add(Modality.VIDEO);
                 }
             } catch (IOException e) {
                 throw new RuntimeFailureException("cannot write a temporary media file: " + e.getMessage(), e);
             }
         }
         return CurrentPromptBuilder.userMessage(order, DjlNextGpt.textOf(parts));
+    }
+
+    private static long[] withBatch(long[] shape) {
+        long[] out = new long[shape.length + 1];
+        out[0] = 1;
+        System.arraycopy(shape, 0, out, 1, shape.length);
+        return out;
+    }
+
+    /**
+     * ImageBind's {@code load_and_transform_video_data} (5 clips × 3 crops at the ImageBind image size) of decoded
+     * frames, an animated GIF or an MP4 (H.264) file.
+     */
+    private VideoPreprocessor.Result videoInput(VideoPart v) {
+        VideoPart decoded = v;
+        if (!v.isDecoded()) {
+            Path f = v.source().path();
+            if (f == null) {
+                throw new InvalidInputException("video part has neither frames nor a source file");
+            }
+            if (!f.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".gif")) {
+                return videos.process(f);
+            }
+            decoded = VideoPart.readGif(f);
+        }
+        List<BufferedImage> frames = new ArrayList<>();
+        for (ImagePart frame : decoded.frames()) {
+            frames.add(frame.toBufferedImage());
+        }
+        return videos.process(frames, decoded.fps());
     }
 
     private long[] forcedScript() {
@@ -287,6 +329,7 @@ final class DjlCurrentNextGpt implements NextGpt {
         if (model.imagebind().isPresent()) {
             in.add(dev.nextgpt.Modality.IMAGE);
             in.add(dev.nextgpt.Modality.AUDIO);
+            in.add(dev.nextgpt.Modality.VIDEO);
         }
         Set<dev.nextgpt.Modality> out = EnumSet.of(dev.nextgpt.Modality.TEXT);
         Map<String, String> components = new LinkedHashMap<>();

@@ -9,6 +9,7 @@ import dev.nextgpt.ModelVersion;
 import dev.nextgpt.NextGpt;
 import dev.nextgpt.Part;
 import dev.nextgpt.TextPart;
+import dev.nextgpt.VideoPart;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -72,6 +73,28 @@ class CurrentChatTest {
             assertTrue(img >= 0 && aud > img, parts.toString());
             assertInstanceOf(TextPart.class, parts.get(0), "free tokens come first");
             assertTrue(r.promptTokens() > 16, "prompt with 2 × 8 media tokens");
+        }
+    }
+
+    @Test
+    void videoInputFromAnMp4File() {
+        Path mp4 = CurrentFixtures.resource("imagebind/media/test.mp4");
+        try (NextGpt g = NextGpt.builder().withSystemLayout(dir.resolve("system"))
+                .withProperty("nextgpt.force_signals", "audio").build()) {
+            assertTrue(g.info().inputModalities().contains(dev.nextgpt.Modality.VIDEO));
+            ChatResponse r = g.chat(ChatRequest.of(VideoPart.fromFile(mp4), TextPart.of("what happens?")));
+            // the v1 prompt with <video>\n; its −300 becomes the 8 group-projector rows
+            String prompt = CurrentPromptBuilder.Template.conversation(CurrentPromptBuilder.Template.VICUNA_V1.system(),
+                    List.of(CurrentPromptBuilder.Turn.open(CurrentPromptBuilder.userMessage(
+                            List.of(dev.nextgpt.runtime.nextgpt.Modality.VIDEO), "what happens?"))));
+            try (var tok = CurrentFixtures.currentTokenizer()) {
+                long[] ids = CurrentPromptBuilder.tokenizerMultipleToken(prompt,
+                        new dev.nextgpt.runtime.nextgpt.LlamaTextTokenizer(tok));
+                assertEquals(ids.length - 1 + 8, r.promptTokens());
+            }
+            assertInstanceOf(TextPart.class, r.parts().get(0), "free tokens come first");
+            assertTrue(r.parts().stream().anyMatch(p -> p instanceof MediaRequestPart m
+                    && m.modality() == dev.nextgpt.Modality.AUDIO), r.parts().toString());
         }
     }
 }

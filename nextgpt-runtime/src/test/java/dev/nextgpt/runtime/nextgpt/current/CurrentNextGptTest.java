@@ -15,6 +15,7 @@ import dev.nextgpt.runtime.llm.GenerationOptions;
 import dev.nextgpt.runtime.llm.LlamaGenerator;
 import dev.nextgpt.runtime.llm.LlamaModel;
 import dev.nextgpt.runtime.llm.LlamaTokenizer;
+import dev.nextgpt.runtime.media.VideoPreprocessor;
 import dev.nextgpt.runtime.nextgpt.InputProjector;
 import dev.nextgpt.runtime.nextgpt.InputProjectors;
 import dev.nextgpt.runtime.nextgpt.Modality;
@@ -197,6 +198,43 @@ class CurrentNextGptTest {
                 }
                 assertClose(ref, r.conditioning(), 1e-4);
             }
+        }
+    }
+
+    @Test
+    void videoInputIsSplicedAtItsPlaceholder() {
+        VideoPreprocessor.Result v = new VideoPreprocessor(new VideoPreprocessor.Options(2, 5, 2,
+                imagebind.config().imageSize())).process(CurrentFixtures.resource("imagebind/media/test.mp4"));
+        assertArrayEquals(new long[] {15, 3, 2, 224, 224}, v.shape());
+        List<Long> s = new ArrayList<>(List.of(100L));
+        span(s, Modality.IMAGE);
+        s.add(2L);
+        long[] script = s.stream().mapToLong(Long::longValue).toArray();
+        decoded.clear();
+        try (NDManager m = manager.newSubManager()) {
+            NDArray video = m.create(v.values(), new Shape(1, 15, 3, 2, 224, 224));
+            Output out = pipeline.generate("what happens?", List.of(new MediaInput(Modality.VIDEO, video)),
+                    forced(script), m);
+            assertTrue(out.prompt().contains("USER: <video>\nwhat happens? ASSISTANT:"), out.prompt());
+            // −300 followed by the extra BOS of tokenizer_multiple_token
+            int vid = indexOf(out.promptIds(), -300);
+            assertTrue(vid > 0);
+            assertEquals(1, out.promptIds()[vid + 1]);
+            assertEquals(-1, indexOf(out.promptIds(), -200));
+            assertEquals(List.of(new CurrentSplice.Placement(0, Modality.VIDEO, 0, vid, 8)),
+                    out.splice().placements());
+            assertEquals(new Shape(1, out.promptIds().length + 7, 64), out.splice().inputsEmbeds().getShape());
+            // feature = projector(ImageBind vision patch tokens, normalised per token, averaged over the 15 clips)
+            ImageBindModel.Encoding e = imagebind.encode(dev.nextgpt.runtime.imagebind.Modality.VISION, video);
+            assertEquals(new Shape(1, 256, 32), e.nextgpt().getShape());   // 16 × 16 patches, no CLS
+            NDArray expected = inProj.forward(e.nextgpt());
+            assertEquals(new Shape(1, 8, 64), expected.getShape());
+            assertClose(expected.get(0), out.splice().inputsEmbeds().get("0, " + vid + ":" + (vid + 8)), 0);
+            // the text around the placeholder is untouched: the extra BOS row follows the 8 video rows
+            assertClose(llm.embed(m, new long[][] {{1}}).get(0),
+                    out.splice().inputsEmbeds().get("0, " + (vid + 8) + ":" + (vid + 9)), 0);
+            assertArrayEquals(script, out.generatedIds());
+            assertEquals(1, out.requests().get(Modality.IMAGE).size());
         }
     }
 
